@@ -1,0 +1,81 @@
+/**
+ * The one error class of the public API. Inside the core failures are values; at the boundary the
+ * engine and the adapters turn them into a `SyncError` with a stable `code`.
+ */
+export type SyncErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'LIMIT_EXCEEDED'
+  | 'DATASET_NOT_FOUND'
+  | 'STORAGE_UNAVAILABLE'
+  | 'STORAGE_QUOTA'
+  | 'STORAGE_CLOSED'
+  | 'STORAGE_CORRUPT'
+  | 'STORAGE_BLOCKED'
+  | 'TRANSPORT_OFFLINE'
+  | 'TRANSPORT_AUTH'
+  | 'TRANSPORT_THROTTLED'
+  | 'TRANSPORT_CONFLICT'
+  | 'TRANSPORT_LIMIT'
+  | 'TRANSPORT_NOT_FOUND'
+  | 'TRANSPORT_INVALID'
+  | 'TRANSPORT_SERVER'
+  | 'TRANSPORT_PROTOCOL'
+  | 'CONFLICT_UNRESOLVED'
+  | 'SYNC_RETRIES_EXHAUSTED'
+  | 'SYNC_CANCELLED'
+  | 'PUSH_PAYLOAD_INVALID'
+  | 'PUSH_UNSUPPORTED'
+  | 'PUSH_PERMISSION_DENIED'
+  | 'DEVICE_NOT_REGISTERED'
+  | 'ENGINE_CLOSED'
+
+/** Codes a caller may retry without changing anything; others need a change of input or state. */
+const RETRYABLE_BY_DEFAULT: ReadonlySet<SyncErrorCode> = new Set<SyncErrorCode>([
+  'STORAGE_UNAVAILABLE',
+  'TRANSPORT_OFFLINE',
+  'TRANSPORT_THROTTLED',
+  'TRANSPORT_SERVER',
+  'SYNC_RETRIES_EXHAUSTED',
+])
+
+export interface SyncErrorOptions {
+  readonly cause?: unknown
+  /** The adapter's `name`, such as `'storage:sqlite'`. */
+  readonly adapter?: string
+  readonly retryable?: boolean
+  /** Structured detail (the failing key, limit, reason...) for programs; the message is for people. */
+  readonly details?: Readonly<Record<string, unknown>>
+}
+
+// A registry symbol, so `isSyncError` works across two copies of the package in one bundle.
+const SYNC_ERROR = Symbol.for('pushsync.error')
+
+export class SyncError extends Error {
+  override readonly name = 'SyncError'
+  readonly code: SyncErrorCode
+  readonly adapter: string | undefined
+  readonly retryable: boolean
+  readonly details: Readonly<Record<string, unknown>>
+
+  constructor(code: SyncErrorCode, message: string, options: SyncErrorOptions = {}) {
+    const prefix = options.adapter ? `[pushsync] [${options.adapter}]` : '[pushsync]'
+    super(`${prefix} ${message}`, options.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
+    this.adapter = options.adapter
+    this.retryable = options.retryable ?? RETRYABLE_BY_DEFAULT.has(code)
+    this.details = options.details ?? {}
+    Object.defineProperty(this, SYNC_ERROR, { value: true })
+  }
+}
+
+/** True for any pushsync error, optionally of one code, even from another copy of the package. */
+export function isSyncError(error: unknown, code?: SyncErrorCode): error is SyncError {
+  if (typeof error !== 'object' || error === null || !(SYNC_ERROR in error)) return false
+  return code === undefined || (error as SyncError).code === code
+}
+
+/** Turns a failure value of the core (validation, push payload...) into a `SyncError`. */
+export function syncErrorFromFailure(failure: { readonly code: SyncErrorCode; readonly message: string }): SyncError {
+  const { code, message, ...details } = failure
+  return new SyncError(code, message, { details })
+}
