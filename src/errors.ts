@@ -75,7 +75,10 @@ export function isSyncError(error: unknown, code?: SyncErrorCode): error is Sync
 }
 
 /** Turns a failure value of the core (validation, push payload...) into a `SyncError`. */
-export function syncErrorFromFailure(failure: { readonly code: SyncErrorCode; readonly message: string }): SyncError {
+export function syncErrorFromFailure(failure: {
+  readonly code: SyncErrorCode
+  readonly message: string
+}): SyncError {
   const { code, message, ...details } = failure
   return new SyncError(code, message, { details })
 }

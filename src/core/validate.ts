@@ -2,7 +2,14 @@ import type { Limits } from './limits.js'
 import { fail, ok, type Result } from './result.js'
 
 /** Which input a validation failure is about. */
-export type ValidatedField = 'datasetName' | 'key' | 'value' | 'identityId' | 'identityPoolId' | 'dataset' | 'identity'
+export type ValidatedField =
+  | 'datasetName'
+  | 'key'
+  | 'value'
+  | 'identityId'
+  | 'identityPoolId'
+  | 'dataset'
+  | 'identity'
 
 /**
  * The rule an input broke: a limit from {@link Limits}, or one of the fixed rules.
@@ -34,7 +41,13 @@ export function describeValue(value: unknown): string {
   return JSON.stringify(shown)
 }
 
-function invalid(field: ValidatedField, rule: ValidationRule, value: unknown, message: string, limit?: number) {
+function invalid(
+  field: ValidatedField,
+  rule: ValidationRule,
+  value: unknown,
+  message: string,
+  limit?: number,
+) {
   const failure: ValidationFailure =
     limit === undefined
       ? { code: 'INVALID_ARGUMENT', field, rule, value, message }
@@ -137,7 +150,10 @@ export function validateValue(value: unknown, limits: Limits): Result<string, Va
   return ok(value)
 }
 
-function validateCognitoId(field: 'identityId' | 'identityPoolId', id: unknown): Result<string, ValidationFailure> {
+function validateCognitoId(
+  field: 'identityId' | 'identityPoolId',
+  id: unknown,
+): Result<string, ValidationFailure> {
   const label = field === 'identityId' ? 'identity id' : 'identity pool id'
   if (typeof id !== 'string') return invalid(field, 'type', id, `${label} must be a string`)
   if (id.length === 0 || id.length > MAX_ID_LENGTH || !COGNITO_ID.test(id)) {

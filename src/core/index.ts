@@ -1,0 +1,82 @@
+/**
+ * @module pushsync/core
+ *
+ * The pure core of pushsync: Cognito Sync's rules as functions of their inputs. No I/O, no timers,
+ * no clock and no randomness: time comes in as arguments and failures go out as values. The sync
+ * engine runs it against storage and a transport; the server reuses its validation and limits.
+ */
+export {
+  type ConflictResolver,
+  lastWriterWins,
+  localWins,
+  type Resolution,
+  remoteWins,
+  resolveConflict,
+} from './conflict.js'
+export { DEFAULT_LIMITS, type Limits, resolveLimits } from './limits.js'
+export {
+  type DatasetMeta,
+  DELETE_PENDING,
+  type DeviceRegistration,
+  PLATFORMS,
+  type Platform,
+  type PullResult,
+  type RecordPatch,
+  type RemoteRecord,
+  type SyncRecord,
+} from './model.js'
+export { type Conflict, type PullPlan, planPull } from './pull.js'
+export {
+  applyPushResult,
+  lastSyncCountAfterPushConflict,
+  type PushPlan,
+  type PushResultInput,
+  type PushResultPlan,
+  planPush,
+} from './push.js'
+export {
+  decidePushSync,
+  type PushDecision,
+  type PushIgnoreReason,
+  type PushSyncState,
+} from './push-decision.js'
+export {
+  encodePushPayload,
+  type PushPayloadFailure,
+  type PushPayloadReason,
+  type PushSyncUpdate,
+  parsePushPayload,
+} from './push-payload.js'
+export {
+  cleanRecord,
+  createDatasetMeta,
+  type DatasetUsage,
+  datasetUsage,
+  type LocalChange,
+  type LocalDeletePlan,
+  type LocalWriteContext,
+  type LocalWritePlan,
+  planLocalDelete,
+  planLocalWrite,
+  validateChanges,
+} from './records.js'
+export {
+  defaultRemoteDeletionChoice,
+  findMergedDatasets,
+  isRemoteDeletion,
+  planRemoteDeletion,
+  type RemoteDeletionChoice,
+  type RemoteDeletionPlan,
+} from './remote-dataset.js'
+export { type Fail, fail, type Ok, ok, type Result } from './result.js'
+export {
+  utf8ByteLength,
+  type ValidatedField,
+  type ValidationFailure,
+  type ValidationRule,
+  validateDatasetName,
+  validateIdentityId,
+  validateIdentityPoolId,
+  validateKey,
+  validateValue,
+} from './validate.js'
