@@ -71,7 +71,7 @@ export class SyncError extends Error {
 /** True for any pushsync error, optionally of one code, even from another copy of the package. */
 export function isSyncError(error: unknown, code?: SyncErrorCode): error is SyncError {
   if (typeof error !== 'object' || error === null || !(SYNC_ERROR in error)) return false
-  return code === undefined || (error as SyncError).code === code
+  return code === undefined || (error as unknown as SyncError).code === code
 }
 
 /** Turns a failure value of the core (validation, push payload...) into a `SyncError`. */

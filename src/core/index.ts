@@ -43,6 +43,7 @@ export {
 export {
   encodePushPayload,
   type PushPayloadFailure,
+  type PushPayloadPlatform,
   type PushPayloadReason,
   type PushSyncUpdate,
   parsePushPayload,

@@ -60,7 +60,11 @@ export class DeviceModel {
   readonly unacknowledged = new Set<string>()
   clock = 0
 
-  constructor(private readonly resolver: ConflictResolver) {}
+  private readonly resolver: ConflictResolver
+
+  constructor(resolver: ConflictResolver) {
+    this.resolver = resolver
+  }
 
   write(key: string, value: string | null): void {
     this.clock += 7
