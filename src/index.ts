@@ -1,0 +1,39 @@
+/**
+ * @module pushsync
+ *
+ * Offline-first key/value datasets with Cognito Sync semantics and push sync. The root entry holds
+ * the types, the contracts adapters implement and the errors; it imports no adapter, so a bundle
+ * pulls only the storage, transport and push adapters an app imports from their own subpaths
+ * (`pushsync/storage/memory`, ...). The pure rules live in `pushsync/core`.
+ */
+export type { ListRecordsOptions, StorageAdapter, StorageReadTx, StorageWriteTx } from './contracts/index.js'
+export type {
+  Conflict,
+  ConflictResolver,
+  DatasetMeta,
+  DeviceRegistration,
+  Limits,
+  Platform,
+  PushDecision,
+  PushSyncUpdate,
+  RecordPatch,
+  RemoteRecord,
+  Resolution,
+  SyncRecord,
+} from './core/index.js'
+export {
+  DEFAULT_LIMITS,
+  DELETE_PENDING,
+  lastWriterWins,
+  localWins,
+  PLATFORMS,
+  remoteWins,
+  resolveLimits,
+} from './core/index.js'
+export {
+  isSyncError,
+  SyncError,
+  type SyncErrorCode,
+  type SyncErrorOptions,
+  syncErrorFromFailure,
+} from './errors.js'
