@@ -5,7 +5,9 @@ import type { DatasetMeta, DeviceRegistration, Platform, SyncRecord } from '../c
  *
  * Transactions are callback-scoped so nobody can forget to commit: `write(fn)` applies everything
  * `fn` did when its promise resolves, and nothing when it rejects. Transactions on one adapter are
- * serialised: a second `write` starts after the first has settled.
+ * serialised: a second `write` starts after the first has settled. A callback awaits only the
+ * transaction's own methods, never the network or a timer: IndexedDB ends a transaction that waits
+ * on anything else.
  *
  * Keys are data: `__proto__`, `constructor` or `''`-looking Unicode keys round-trip like any other.
  * Returned objects are copies; changing them changes nothing stored.

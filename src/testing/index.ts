@@ -1,0 +1,1 @@
+export { runStorageConformance, type StorageFixture } from './storage-conformance.js'
