@@ -1,0 +1,249 @@
+/**
+ * Server throughput and latency over loopback: `npm run bench:server`.
+ *
+ * Spawns the real CLI on a SQLite file (WAL) and drives it from this process with 1 to 64 concurrent
+ * clients, each an identity of its own with bearer credentials (what pushsync's HTTP transport
+ * sends; AWS SDK clients sign with SigV4, measured separately for the single-patch case). Reports
+ * requests per second and p50/p99 latency for:
+ *   - UpdateRecords with 1 patch and with 50 patches (SyncSessionTokens fetched before timing);
+ *   - ListRecords of a whole 1,024-record dataset.
+ * Every loop is bounded by a request count; the server is stopped at the end.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { HttpRequest } from '@smithy/protocol-http'
+import { SignatureV4 } from '@smithy/signature-v4'
+import { Sha256 } from '../server/src/auth/sigv4.js'
+import { RawHttpConnection } from './raw-http.js'
+
+const POOL = 'us-east-1:0c8c5c4e-5f5e-4d4a-9a51-7a4a0a7c1f00'
+const CONCURRENCY = [1, 4, 16, 64]
+
+interface Client {
+  connection: RawHttpConnection
+  identityId: string
+  auth: Record<string, string>
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string }
+}
+
+async function startServer(): Promise<{ url: string; child: ChildProcess; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'pushsync-bench-'))
+  const child = spawn(
+    process.execPath,
+    [
+      'server/bin/pushsync-server.js',
+      '--port',
+      '0',
+      '--db',
+      join(dir, 'bench.db'),
+      '--allow-unauthenticated',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = /listening on (\S+)/.exec(out)
+      if (match?.[1]) resolve(match[1])
+    })
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)))
+  })
+  return { url, child, dir }
+}
+
+async function call(url: string, target: string, body: object): Promise<Record<string, unknown>> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': `AWSCognitoIdentityService.${target}`,
+    },
+    body: JSON.stringify(body),
+  })
+  return (await response.json()) as Record<string, unknown>
+}
+
+async function newClient(url: string): Promise<Client> {
+  const { IdentityId } = await call(url, 'GetId', { IdentityPoolId: POOL })
+  const { Credentials } = (await call(url, 'GetCredentialsForIdentity', { IdentityId })) as {
+    Credentials: { AccessKeyId: string; SecretKey: string; SessionToken: string }
+  }
+  const { hostname, port } = new URL(url)
+  return {
+    connection: await RawHttpConnection.open(hostname, Number(port)),
+    identityId: String(IdentityId),
+    auth: { authorization: `Bearer ${Credentials.SessionToken}` },
+    credentials: {
+      accessKeyId: Credentials.AccessKeyId,
+      secretAccessKey: Credentials.SecretKey,
+      sessionToken: Credentials.SessionToken,
+    },
+  }
+}
+
+function datasetPath(client: Client, dataset: string): string {
+  return `/identitypools/${encodeURIComponent(POOL)}/identities/${encodeURIComponent(client.identityId)}/datasets/${dataset}`
+}
+
+async function send(url: string, client: Client, method: string, path: string, body?: object, sigv4 = false) {
+  const text = body === undefined ? undefined : JSON.stringify(body)
+  let headers: Record<string, string> = {
+    ...client.auth,
+    ...(text ? { 'content-type': 'application/json' } : {}),
+  }
+  if (sigv4) headers = await sign(url, client, method, path, text)
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers,
+    ...(text === undefined ? {} : { body: text }),
+  })
+  const json = (await response.json()) as Record<string, unknown>
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`)
+  return json
+}
+
+async function sign(url: string, client: Client, method: string, path: string, body: string | undefined) {
+  const { hostname, port, host } = new URL(url)
+  const [pathname, query = ''] = path.split('?')
+  const signer = new SignatureV4({
+    service: 'cognito-sync',
+    region: 'us-east-1',
+    credentials: client.credentials,
+    sha256: Sha256,
+  })
+  const request = new HttpRequest({
+    method,
+    hostname,
+    port: Number(port),
+    path: pathname ?? path,
+    query: Object.fromEntries(new URLSearchParams(query)),
+    headers: { host, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body === undefined ? {} : { body }),
+  })
+  const signed = await signer.sign(request)
+  // The raw client sets content-length itself.
+  const { 'content-length': _, ...headers } = signed.headers
+  return headers
+}
+
+async function sessionToken(
+  url: string,
+  client: Client,
+  dataset: string,
+  lastSyncCount: number,
+): Promise<string> {
+  const listed = await send(
+    url,
+    client,
+    'GET',
+    `${datasetPath(client, dataset)}/records?lastSyncCount=${lastSyncCount}`,
+  )
+  return String(listed.SyncSessionToken)
+}
+
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN
+}
+
+async function measure(
+  label: string,
+  clients: Client[],
+  perClient: number,
+  task: (client: Client, i: number) => Promise<void>,
+) {
+  const latencies: number[] = []
+  const start = performance.now()
+  await Promise.all(
+    clients.map(async (client) => {
+      for (let i = 0; i < perClient; i++) {
+        const t0 = performance.now()
+        await task(client, i)
+        latencies.push(performance.now() - t0)
+      }
+    }),
+  )
+  for (const client of clients) client.connection.close()
+  const seconds = (performance.now() - start) / 1000
+  latencies.sort((a, b) => a - b)
+  console.log(
+    `${label.padEnd(44)} ${String(clients.length).padStart(3)} clients  ${(latencies.length / seconds).toFixed(0).padStart(6)} req/s  p50 ${percentile(latencies, 0.5).toFixed(2)} ms  p99 ${percentile(latencies, 0.99).toFixed(2)} ms`,
+  )
+}
+
+async function updateBench(
+  url: string,
+  concurrency: number,
+  patches: number,
+  requests: number,
+  sigv4: boolean,
+) {
+  const clients = await Promise.all(Array.from({ length: concurrency }, () => newClient(url)))
+  const perClient = Math.max(1, Math.floor(requests / concurrency))
+  const state = new Map<Client, { tokens: string[]; counts: number[] }>()
+  for (const client of clients) {
+    const tokens: string[] = []
+    for (let i = 0; i < perClient; i++) tokens.push(await sessionToken(url, client, 'bench', 0))
+    state.set(client, { tokens, counts: Array.from({ length: patches }, () => 0) })
+  }
+  const label = `UpdateRecords ${patches} patch${patches === 1 ? '' : 'es'}${sigv4 ? ' (SigV4)' : ''}`
+  await measure(label, clients, perClient, async (client, i) => {
+    const own = state.get(client)
+    if (own === undefined) throw new Error('no state')
+    const RecordPatches = own.counts.map((count, k) => ({
+      Op: 'replace',
+      Key: `key-${k}`,
+      Value: `value ${i} of ${k}`,
+      SyncCount: count,
+    }))
+    const result = await send(
+      url,
+      client,
+      'POST',
+      datasetPath(client, 'bench'),
+      { SyncSessionToken: own.tokens[i], RecordPatches },
+      sigv4,
+    )
+    const records = result.Records as Array<{ SyncCount: number }>
+    own.counts = own.counts.map(() => records[0]?.SyncCount ?? 0)
+  })
+}
+
+async function listBench(url: string, concurrency: number, requests: number) {
+  const clients = await Promise.all(Array.from({ length: concurrency }, () => newClient(url)))
+  for (const client of clients) {
+    const token = await sessionToken(url, client, 'big', 0)
+    const RecordPatches = Array.from({ length: 1024 }, (_, k) => ({
+      Op: 'replace',
+      Key: `record-${k}`,
+      Value: 'x'.repeat(100),
+      SyncCount: 0,
+    }))
+    await send(url, client, 'POST', datasetPath(client, 'big'), { SyncSessionToken: token, RecordPatches })
+  }
+  await measure(
+    'ListRecords of 1,024 records',
+    clients,
+    Math.max(1, Math.floor(requests / concurrency)),
+    async (client) => {
+      const listed = await send(url, client, 'GET', `${datasetPath(client, 'big')}/records?lastSyncCount=0`)
+      if ((listed.Records as unknown[]).length !== 1024)
+        throw new Error('ListRecords did not return the dataset')
+    },
+  )
+}
+
+const { url, child, dir } = await startServer()
+try {
+  console.log(`node ${process.version}; server ${url}; SQLite file in ${dir}`)
+  for (const concurrency of CONCURRENCY) await updateBench(url, concurrency, 1, 3000, false)
+  for (const concurrency of [1, 16]) await updateBench(url, concurrency, 1, 1000, true)
+  for (const concurrency of CONCURRENCY) await updateBench(url, concurrency, 50, 1000, false)
+  for (const concurrency of CONCURRENCY) await listBench(url, concurrency, 640)
+} finally {
+  child.kill('SIGTERM')
+  rmSync(dir, { recursive: true, force: true })
+}

@@ -1,0 +1,63 @@
+/**
+ * Cognito Sync's errors as the wire carries them: the shape name in `x-amzn-ErrorType` and in the
+ * body's `__type`, an HTTP status, and a message. Operations throw a `CognitoError`; the HTTP layer
+ * turns it (and nothing else) into a response, so every refusal has Cognito's shape.
+ */
+export type CognitoErrorType =
+  | 'InvalidParameterException'
+  | 'NotAuthorizedException'
+  | 'ResourceNotFoundException'
+  | 'ResourceConflictException'
+  | 'LimitExceededException'
+  | 'TooManyRequestsException'
+  | 'InternalErrorException'
+  | 'InvalidLambdaFunctionOutputException'
+  | 'LambdaThrottledException'
+  | 'InvalidConfigurationException'
+  | 'DuplicateRequestException'
+  | 'AlreadyStreamedException'
+  | 'ConcurrentModificationException'
+  // Cognito Identity (POST /)
+  | 'InvalidIdentityPoolConfigurationException'
+  | 'ExternalServiceException'
+  | 'UnknownOperationException'
+  | 'SerializationException'
+  | 'RequestEntityTooLargeException'
+
+const STATUS: Record<CognitoErrorType, number> = {
+  InvalidParameterException: 400,
+  NotAuthorizedException: 403,
+  ResourceNotFoundException: 404,
+  ResourceConflictException: 409,
+  LimitExceededException: 400,
+  TooManyRequestsException: 429,
+  InternalErrorException: 500,
+  InvalidLambdaFunctionOutputException: 400,
+  LambdaThrottledException: 429,
+  InvalidConfigurationException: 400,
+  DuplicateRequestException: 400,
+  AlreadyStreamedException: 400,
+  ConcurrentModificationException: 400,
+  InvalidIdentityPoolConfigurationException: 400,
+  ExternalServiceException: 400,
+  UnknownOperationException: 400,
+  SerializationException: 400,
+  RequestEntityTooLargeException: 413,
+}
+
+export class CognitoError extends Error {
+  override readonly name = 'CognitoError'
+  readonly type: CognitoErrorType
+  readonly status: number
+
+  constructor(type: CognitoErrorType, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.type = type
+    this.status = STATUS[type]
+  }
+}
+
+export const invalidParameter = (message: string) => new CognitoError('InvalidParameterException', message)
+export const notAuthorized = (message: string) => new CognitoError('NotAuthorizedException', message)
+export const resourceNotFound = (message: string) => new CognitoError('ResourceNotFoundException', message)
+export const limitExceeded = (message: string) => new CognitoError('LimitExceededException', message)

@@ -1,0 +1,241 @@
+import { type Context, Hono } from 'hono'
+import type { Limits } from 'pushsync/core'
+import type { Principal } from '../auth/principal.js'
+import { CognitoError } from '../errors.js'
+import type { SyncStore } from '../store/contract.js'
+import type { StreamSink } from '../streams/sink.js'
+import { bulkPublish, getBulkPublishDetails } from '../sync/bulk-publish.js'
+import {
+  getCognitoEvents,
+  getIdentityPoolConfiguration,
+  setCognitoEvents,
+  setIdentityPoolConfiguration,
+} from '../sync/configuration.js'
+import type { OperationContext, SessionTokens } from '../sync/context.js'
+import { deleteDataset, describeDataset, listDatasets } from '../sync/datasets.js'
+import { registerDevice, setSubscription } from '../sync/devices.js'
+import { listRecords } from '../sync/list-records.js'
+import { mergeIdentities } from '../sync/merge-identities.js'
+import type { SyncTriggerHook } from '../sync/sync-trigger.js'
+import { updateRecords } from '../sync/update-records.js'
+import { describeIdentityPoolUsage, describeIdentityUsage, listIdentityPoolUsage } from '../sync/usage.js'
+import { parseJsonBody, readBody } from './body.js'
+
+/** A request as signature verification needs it: the path and query exactly as they arrived. */
+export interface RawRequest {
+  readonly method: string
+  readonly rawPath: string
+  readonly rawQuery: string
+  readonly headers: Headers
+  readonly body: Uint8Array
+  readonly host: string
+}
+
+export interface AppDependencies {
+  readonly store: SyncStore
+  readonly sessions: SessionTokens
+  readonly limits: Limits
+  /** Who the request acts as (SigV4 or bearer); throws NotAuthorizedException. */
+  authenticate(request: RawRequest): Promise<Principal>
+  /** Cognito Identity's JSON 1.1 operations on `POST /`, by `x-amz-target`. */
+  identity(target: string | undefined, body: unknown, now: number): Promise<object>
+  readonly now: () => number
+  readonly randomId: () => string
+  /** Where Cognito Streams records (bulk publish) go. */
+  readonly streamSink: StreamSink
+  /** The sync trigger for a pool whose SyncTrigger names `url`; see OperationContext. */
+  readonly syncTriggerFor?: (url: string | undefined) => SyncTriggerHook | undefined
+  /** Largest accepted request body in bytes. */
+  readonly bodyLimit: number
+  readonly onError?: (error: unknown) => void
+}
+
+type Handler = (context: OperationContext, c: Context, body: unknown) => Promise<object>
+
+/**
+ * The HTTP face of the server: Cognito Sync's REST routes (spec §2.1) and Cognito Identity's JSON
+ * endpoint. Path parameters arrive percent-decoded (`us-east-1%3A...` is `us-east-1:...`), query
+ * names are lowerCamel, bodies PascalCase, and every error has Cognito's shape.
+ */
+export function createApp(deps: AppDependencies): Hono {
+  const app = new Hono()
+
+  app.onError((error, c) => errorResponse(c, error, deps.onError))
+  app.notFound((c) =>
+    errorResponse(
+      c,
+      new CognitoError('UnknownOperationException', `No operation at ${c.req.method} ${c.req.path}`),
+    ),
+  )
+
+  const operation =
+    (handler: Handler) =>
+    async (c: Context): Promise<Response> => {
+      const request = await rawRequest(c, deps.bodyLimit)
+      const principal = await deps.authenticate(request)
+      const context: OperationContext = {
+        store: deps.store,
+        principal,
+        now: deps.now(),
+        limits: deps.limits,
+        sessions: deps.sessions,
+        randomId: deps.randomId,
+        ...(deps.syncTriggerFor === undefined ? {} : { syncTriggerFor: deps.syncTriggerFor }),
+      }
+      const result = await handler(context, c, parseJsonBody(request.body))
+      return jsonResponse(c, result)
+    }
+
+  const pool = (c: Context) => c.req.param('pool') ?? ''
+  const identity = (c: Context) => ({ identityPoolId: pool(c), identityId: c.req.param('identity') ?? '' })
+  const dataset = (c: Context) => ({ ...identity(c), datasetName: c.req.param('dataset') ?? '' })
+  const query = (c: Context, name: string) => c.req.query(name)
+
+  app.post('/', async (c) => {
+    const request = await rawRequest(c, deps.bodyLimit)
+    const result = await deps.identity(c.req.header('x-amz-target'), parseJsonBody(request.body), deps.now())
+    return c.json(result, 200, {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amzn-RequestId': requestId(),
+    })
+  })
+
+  app.get(
+    '/identitypools',
+    operation((ctx, c) =>
+      listIdentityPoolUsage(ctx, { maxResults: query(c, 'maxResults'), nextToken: query(c, 'nextToken') }),
+    ),
+  )
+  app.get(
+    '/identitypools/:pool',
+    operation((ctx, c) => describeIdentityPoolUsage(ctx, { identityPoolId: pool(c) })),
+  )
+  app.get(
+    '/identitypools/:pool/identities/:identity',
+    operation((ctx, c) => describeIdentityUsage(ctx, identity(c))),
+  )
+  app.get(
+    '/identitypools/:pool/identities/:identity/datasets',
+    operation((ctx, c) =>
+      listDatasets(ctx, {
+        ...identity(c),
+        maxResults: query(c, 'maxResults'),
+        nextToken: query(c, 'nextToken'),
+      }),
+    ),
+  )
+  app.get(
+    '/identitypools/:pool/identities/:identity/datasets/:dataset',
+    operation((ctx, c) => describeDataset(ctx, dataset(c))),
+  )
+  app.delete(
+    '/identitypools/:pool/identities/:identity/datasets/:dataset',
+    operation((ctx, c) => deleteDataset(ctx, dataset(c))),
+  )
+  app.post(
+    '/identitypools/:pool/identities/:identity/datasets/:dataset',
+    operation((ctx, c, body) => updateRecords(ctx, { ...dataset(c), body })),
+  )
+  app.get(
+    '/identitypools/:pool/identities/:identity/datasets/:dataset/records',
+    operation((ctx, c) =>
+      listRecords(ctx, {
+        ...dataset(c),
+        lastSyncCount: query(c, 'lastSyncCount'),
+        maxResults: query(c, 'maxResults'),
+        nextToken: query(c, 'nextToken'),
+        syncSessionToken: query(c, 'syncSessionToken'),
+      }),
+    ),
+  )
+  app.post(
+    '/identitypools/:pool/identities/:identity/datasets/:dataset/subscriptions/:device',
+    operation((ctx, c) =>
+      setSubscription(ctx, { ...dataset(c), deviceId: c.req.param('device') ?? '' }, true),
+    ),
+  )
+  app.delete(
+    '/identitypools/:pool/identities/:identity/datasets/:dataset/subscriptions/:device',
+    operation((ctx, c) =>
+      setSubscription(ctx, { ...dataset(c), deviceId: c.req.param('device') ?? '' }, false),
+    ),
+  )
+  app.post(
+    '/identitypools/:pool/identity/:identity/device',
+    operation((ctx, c, body) => registerDevice(ctx, { ...identity(c), body })),
+  )
+  app.get(
+    '/identitypools/:pool/events',
+    operation((ctx, c) => getCognitoEvents(ctx, { identityPoolId: pool(c) })),
+  )
+  app.post(
+    '/identitypools/:pool/events',
+    operation((ctx, c, body) => setCognitoEvents(ctx, { identityPoolId: pool(c), body })),
+  )
+  app.get(
+    '/identitypools/:pool/configuration',
+    operation((ctx, c) => getIdentityPoolConfiguration(ctx, { identityPoolId: pool(c) })),
+  )
+  app.post(
+    '/identitypools/:pool/configuration',
+    operation((ctx, c, body) => setIdentityPoolConfiguration(ctx, { identityPoolId: pool(c), body })),
+  )
+
+  // Our extension, for admins: fold another identity into this one (Cognito merged on linked logins).
+  app.post(
+    '/identitypools/:pool/identities/:identity/merge',
+    operation((ctx, c, body) => mergeIdentities(ctx, { ...identity(c), body })),
+  )
+  app.post(
+    '/identitypools/:pool/bulkpublish',
+    operation((ctx, c) =>
+      bulkPublish(ctx, { identityPoolId: pool(c) }, deps.streamSink, deps.now, deps.onError ?? (() => {})),
+    ),
+  )
+  app.post(
+    '/identitypools/:pool/getBulkPublishDetails',
+    operation((ctx, c) => getBulkPublishDetails(ctx, { identityPoolId: pool(c) })),
+  )
+
+  return app
+}
+
+async function rawRequest(c: Context, bodyLimit: number): Promise<RawRequest> {
+  const url = new URL(c.req.raw.url)
+  return {
+    method: c.req.method,
+    rawPath: url.pathname,
+    rawQuery: url.search.startsWith('?') ? url.search.slice(1) : url.search,
+    headers: c.req.raw.headers,
+    body: await readBody(c.req.raw, bodyLimit),
+    host: c.req.header('host') ?? url.host,
+  }
+}
+
+function requestId(): string {
+  return crypto.randomUUID()
+}
+
+function jsonResponse(c: Context, result: object): Response {
+  return c.json(result, 200, { 'x-amzn-RequestId': requestId() })
+}
+
+/**
+ * Cognito's error shape: the type in `x-amzn-ErrorType` (what iOS reads) and in the body's `__type`
+ * (what Android falls back to), with `message`. Anything that is not a CognitoError is a bug or an
+ * outage: a 500 InternalErrorException that reveals nothing of it.
+ */
+function errorResponse(c: Context, error: unknown, onError?: (error: unknown) => void): Response {
+  let cognito: CognitoError
+  if (error instanceof CognitoError) cognito = error
+  else if (error instanceof URIError)
+    cognito = new CognitoError('InvalidParameterException', 'Malformed URL encoding')
+  else {
+    onError?.(error)
+    cognito = new CognitoError('InternalErrorException', 'Internal error')
+  }
+  return c.json({ __type: cognito.type, message: cognito.message }, cognito.status as 400, {
+    'x-amzn-ErrorType': cognito.type,
+    'x-amzn-RequestId': requestId(),
+  })
+}

@@ -1,0 +1,55 @@
+import { CognitoError, invalidParameter } from '../errors.js'
+
+/**
+ * Reads a request body up to `limit` bytes. A declared length over the limit is refused before
+ * reading anything, and an undeclared one as soon as the stream passes the limit, so an oversized
+ * body is never buffered whole.
+ */
+export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = request.headers.get('content-length')
+  if (declared !== null && Number(declared) > limit) throw tooLarge(limit)
+  if (request.body === null) return new Uint8Array(0)
+  const reader = request.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > limit) {
+      await reader.cancel().catch(() => {})
+      throw tooLarge(limit)
+    }
+    chunks.push(value)
+  }
+  const body = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    body.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return body
+}
+
+function tooLarge(limit: number): CognitoError {
+  return new CognitoError('RequestEntityTooLargeException', `The request body exceeds ${limit} bytes`)
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+/** Any JSON content type is accepted (SDKs send application/json or application/x-amz-json-1.1). */
+export function parseJsonBody(body: Uint8Array): unknown {
+  if (body.byteLength === 0) return undefined
+  let text: string
+  try {
+    text = decoder.decode(body)
+  } catch {
+    throw invalidParameter('The request body is not valid UTF-8')
+  }
+  if (text.trim() === '') return undefined
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw invalidParameter('The request body is not valid JSON')
+  }
+}

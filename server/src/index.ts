@@ -1,0 +1,12 @@
+/**
+ * @module @pushsync/server
+ *
+ * A self-hostable server that speaks the Cognito Sync API (and Cognito Identity's GetId and
+ * GetCredentialsForIdentity), so apps built on Cognito Sync work against it by changing the endpoint.
+ */
+export type { Principal } from './auth/principal.js'
+export { CognitoError, type CognitoErrorType } from './errors.js'
+export { createSyncServer, type SyncServer, type SyncServerOptions } from './server.js'
+export type { SyncStore } from './store/contract.js'
+export { createMemoryStore } from './store/memory.js'
+export { openSqliteStore } from './store/sqlite.js'

@@ -1,0 +1,140 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
+import { type Limits, resolveLimits } from 'pushsync/core'
+import { createAuthenticator, type JwtBearerOptions } from './auth/authenticate.js'
+import { createCredentialIssuer } from './auth/credentials.js'
+import { createSessionTokens } from './auth/session-token.js'
+import { createApp } from './http/app.js'
+import {
+  createJwtLoginVerifier,
+  defaultNewIdentityId,
+  handleIdentityRequest,
+  type LoginIssuer,
+} from './identity/cognito-identity.js'
+import type { SyncStore } from './store/contract.js'
+import { openStore } from './store/index.js'
+import { createNdjsonStreamSink, type StreamSink } from './streams/sink.js'
+import { type SyncTriggerHook, urlSyncTrigger } from './sync/sync-trigger.js'
+
+export interface SyncServerOptions {
+  /** A SQLite file path, `:memory:`, or an open store. Default `./pushsync.db`. */
+  readonly db?: string | SyncStore
+  /** Pools hand out identities without logins, like a pool with unauthenticated access enabled. */
+  readonly allowUnauthenticated?: boolean
+  /** Developer credentials for admin operations. */
+  readonly adminKeys?: ReadonlyArray<{ readonly accessKeyId: string; readonly secretAccessKey: string }>
+  /** Key for session tokens and issued credentials; otherwise generated once and kept in the store. */
+  readonly tokenSecret?: string
+  /** JWT issuers whose tokens GetId accepts in `Logins`. */
+  readonly logins?: readonly LoginIssuer[]
+  /** JWTs accepted as `Authorization: Bearer` by the HTTP transport. */
+  readonly bearerJwt?: JwtBearerOptions
+  /** Cognito's limits unless changed. */
+  readonly limits?: Partial<Limits>
+  /**
+   * Runs for every UpdateRecords with identity credentials, in place of Cognito's SyncTrigger
+   * Lambda: it gets the documented event and may change the records. Without it, a pool's
+   * SyncTrigger event (SetCognitoEvents) names a URL the server POSTs the event to.
+   */
+  readonly syncTrigger?: SyncTriggerHook
+  /** Where bulk publish writes Cognito Streams records; default NDJSON files under `./pushsync-streams`. */
+  readonly streamSink?: StreamSink
+  /** Largest request body in bytes (default 8 MiB: a dataset is at most 1 MB, but JSON escapes can grow it). */
+  readonly bodyLimit?: number
+  /** Reports unexpected errors (answered as 500 InternalErrorException). */
+  readonly onError?: (error: unknown) => void
+  /** The clock, in epoch milliseconds; tests pass their own. */
+  readonly now?: () => number
+}
+
+export interface SyncServer {
+  /** The web-standard handler: usable with any runtime's HTTP server. */
+  readonly fetch: (request: Request) => Promise<Response>
+  /** Starts an HTTP server; port 0 picks a free port. */
+  listen(
+    port?: number,
+    host?: string,
+  ): Promise<{ readonly host: string; readonly port: number; readonly url: string }>
+  /** Stops accepting connections, ends open ones and closes the store. */
+  close(): Promise<void>
+  readonly store: SyncStore
+}
+
+const TOKEN_SECRET_SETTING = 'token-secret'
+
+export async function createSyncServer(options: SyncServerOptions = {}): Promise<SyncServer> {
+  const store = typeof options.db === 'object' ? options.db : await openStore(options.db ?? './pushsync.db')
+  const now = options.now ?? Date.now
+  const tokenSecret = options.tokenSecret ?? (await storedTokenSecret(store))
+  const credentials = createCredentialIssuer(tokenSecret)
+  const sessions = createSessionTokens(tokenSecret)
+  const verifyLogin =
+    options.logins === undefined ? undefined : createJwtLoginVerifier({ issuers: [...options.logins] })
+  const authenticate = createAuthenticator({
+    credentials,
+    adminKeys: options.adminKeys ?? [],
+    ...(options.bearerJwt === undefined ? {} : { bearerJwt: options.bearerJwt }),
+    now,
+  })
+  const app = createApp({
+    store,
+    sessions,
+    limits: resolveLimits(options.limits),
+    authenticate,
+    identity: (target, body, at) =>
+      handleIdentityRequest(target, body, {
+        store,
+        credentials,
+        allowUnauthenticated: options.allowUnauthenticated ?? false,
+        ...(verifyLogin === undefined ? {} : { verifyLogin }),
+        now: at,
+        newIdentityId: (pool) => defaultNewIdentityId(pool, randomUUID),
+      }),
+    now,
+    randomId: randomUUID,
+    streamSink: options.streamSink ?? createNdjsonStreamSink('./pushsync-streams'),
+    syncTriggerFor: (url) => options.syncTrigger ?? (url === undefined ? undefined : urlSyncTrigger(url)),
+    bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024,
+    ...(options.onError === undefined ? {} : { onError: options.onError }),
+  })
+  const fetch = async (request: Request) => app.fetch(request)
+
+  let http: ReturnType<typeof serve> | undefined
+  return {
+    fetch,
+    store,
+    listen(port = 0, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        const server = serve({ fetch, port, hostname: host }, (info: AddressInfo) => {
+          const shownHost = info.family === 'IPv6' ? `[${info.address}]` : info.address
+          resolve({ host: info.address, port: info.port, url: `http://${shownHost}:${info.port}` })
+        })
+        server.once('error', reject)
+        http = server
+      })
+    },
+    async close() {
+      const server = http
+      http = undefined
+      if (server !== undefined) {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve())
+          if ('closeAllConnections' in server) server.closeAllConnections()
+        })
+      }
+      await store.close()
+    },
+  }
+}
+
+/** The secret is made once per database, so tokens and credentials survive a restart. */
+async function storedTokenSecret(store: SyncStore): Promise<string> {
+  return store.transaction(async (tx) => {
+    const existing = await tx.getSetting(TOKEN_SECRET_SETTING)
+    if (existing !== undefined) return existing
+    const secret = randomBytes(32).toString('base64url')
+    await tx.putSetting(TOKEN_SECRET_SETTING, secret)
+    return secret
+  })
+}

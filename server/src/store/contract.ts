@@ -1,0 +1,189 @@
+/**
+ * The server's store port. Three implementations (memory, SQLite, PostgreSQL) pass one conformance
+ * suite, so the operations above it never know which one runs.
+ *
+ * Everything happens inside `transaction(fn)`: the callback's changes commit when its promise
+ * resolves and roll back when it rejects. Transactions that name the same identity in `lock` never
+ * overlap (PostgreSQL takes an advisory lock; memory and SQLite run one transaction at a time), so
+ * an UpdateRecords can read a dataset's counter and write the next one without a race.
+ *
+ * Rows are plain objects; times are epoch milliseconds; `null` means absent on the wire.
+ */
+export interface SyncStore {
+  readonly kind: 'memory' | 'sqlite' | 'postgres'
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>, options?: TransactionOptions): Promise<T>
+  close(): Promise<void>
+}
+
+export interface TransactionOptions {
+  /** The identity whose data the transaction changes; serialises writers of one identity. */
+  readonly lock?: string
+}
+
+export interface IdentityRow {
+  readonly identityId: string
+  readonly identityPoolId: string
+  readonly createdAt: number
+  /** Set when an admin merged this identity into another; it then owns nothing. */
+  readonly mergedInto: string | null
+}
+
+export interface LoginRow {
+  readonly identityPoolId: string
+  /** The login provider (a JWT issuer, or a provider name). */
+  readonly provider: string
+  /** The user at that provider (a JWT `sub`). */
+  readonly subject: string
+  readonly identityId: string
+}
+
+/**
+ * A dataset of one identity. The row outlives DeleteDataset (`exists: false`) so that the counter
+ * never resets: a re-created dataset continues from its old sync count.
+ */
+export interface DatasetRow {
+  readonly identityPoolId: string
+  readonly identityId: string
+  readonly name: string
+  /** The dataset's sync count: rises by one per accepted UpdateRecords, never falls. */
+  readonly syncCount: number
+  readonly exists: boolean
+  /** The sync count the dataset had when it was last deleted; 0 when never deleted. */
+  readonly deletedAtSyncCount: number
+  readonly creationDate: number
+  readonly lastModifiedDate: number
+  readonly lastModifiedBy: string | null
+  /** Live (non-tombstone) records. */
+  readonly numRecords: number
+  /** UTF-8 bytes of the keys and values of the live records. */
+  readonly dataStorage: number
+  /** For a dataset merged in from another identity (`NAME.OLDID`): `NAME`, the dataset it reports to. */
+  readonly mergedInto: string | null
+}
+
+export interface RecordRow {
+  readonly key: string
+  /** `null` is a tombstone. */
+  readonly value: string | null
+  readonly syncCount: number
+  readonly lastModifiedDate: number
+  readonly lastModifiedBy: string | null
+  readonly deviceLastModifiedDate: number | null
+}
+
+export interface RecordCursor {
+  readonly syncCount: number
+  readonly key: string
+}
+
+export interface ListRecordsQuery {
+  /** Only records with a sync count above this one. */
+  readonly afterSyncCount: number
+  /** Continue after this record (a page's last one), in the (syncCount, key) order. */
+  readonly after?: RecordCursor
+  readonly limit?: number
+}
+
+export interface ListDatasetsQuery {
+  /** Continue after this name, in name order. */
+  readonly afterName?: string
+  readonly limit?: number
+}
+
+export type DevicePlatform = 'APNS' | 'APNS_SANDBOX' | 'GCM' | 'ADM' | 'WEBPUSH'
+
+export interface DeviceRow {
+  readonly deviceId: string
+  readonly identityPoolId: string
+  readonly identityId: string
+  readonly platform: DevicePlatform
+  readonly token: string
+  readonly createdAt: number
+}
+
+export interface PoolRow {
+  readonly identityPoolId: string
+  /** The PushSync and CognitoStreams settings and the Cognito events, as JSON text. */
+  readonly pushSync: string | null
+  readonly cognitoStreams: string | null
+  readonly events: string | null
+  /** Accepted UpdateRecords calls, reported as SyncSessionsCount. */
+  readonly syncSessionsCount: number
+  readonly bulkPublishStatus: 'NOT_STARTED' | 'IN_PROGRESS' | 'FAILED' | 'SUCCEEDED'
+  readonly bulkPublishStartTime: number | null
+  readonly bulkPublishCompleteTime: number | null
+  readonly bulkPublishFailureMessage: string | null
+}
+
+export interface UsageRow {
+  readonly datasetCount: number
+  readonly dataStorage: number
+  /** Latest lastModifiedDate of the datasets; null when there are none. */
+  readonly lastModifiedDate: number | null
+}
+
+export interface StoreTx {
+  getSetting(name: string): Promise<string | undefined>
+  putSetting(name: string, value: string): Promise<void>
+
+  getIdentity(identityId: string): Promise<IdentityRow | undefined>
+  putIdentity(row: IdentityRow): Promise<void>
+  findLogin(identityPoolId: string, provider: string, subject: string): Promise<LoginRow | undefined>
+  putLogin(row: LoginRow): Promise<void>
+  /** Whether any identity belongs to the pool. */
+  poolHasIdentities(identityPoolId: string): Promise<boolean>
+  /** Pool ids with at least one identity, in order, for ListIdentityPoolUsage. */
+  listPoolIds(query: { readonly afterPoolId?: string; readonly limit?: number }): Promise<string[]>
+
+  getDataset(identityId: string, name: string): Promise<DatasetRow | undefined>
+  /** Existing datasets of the identity (`exists: true`), in name order. */
+  listDatasets(identityId: string, query?: ListDatasetsQuery): Promise<DatasetRow[]>
+  /** Creates or replaces the row of (`identityId`, `name`). */
+  putDataset(row: DatasetRow): Promise<void>
+  /** Existing datasets of every identity of a pool, in (identityId, name) order, for bulk publish. */
+  listPoolDatasets(
+    identityPoolId: string,
+    query: {
+      readonly after?: { readonly identityId: string; readonly name: string }
+      readonly limit?: number
+    },
+  ): Promise<DatasetRow[]>
+  /** Existing datasets with `mergedInto` equal to `name`, in name order. */
+  listMergedDatasetNames(identityId: string, name: string): Promise<string[]>
+  /** Sums over the existing datasets of one identity, or of every identity of a pool. */
+  identityUsage(identityId: string): Promise<UsageRow>
+  poolUsage(identityPoolId: string): Promise<UsageRow>
+
+  /** The rows of these keys that exist (tombstones included), in no particular order. */
+  getRecords(identityId: string, dataset: string, keys: readonly string[]): Promise<RecordRow[]>
+  /** Records (tombstones included) in (syncCount, key) order. */
+  listRecords(identityId: string, dataset: string, query: ListRecordsQuery): Promise<RecordRow[]>
+  /** Creates or replaces records. */
+  putRecords(identityId: string, dataset: string, rows: readonly RecordRow[]): Promise<void>
+  /** Removes every record of the dataset, tombstones included. */
+  deleteAllRecords(identityId: string, dataset: string): Promise<void>
+  /** Moves a dataset's records to another identity and name (identity merge). */
+  moveRecords(
+    from: { identityId: string; dataset: string },
+    to: { identityId: string; dataset: string },
+  ): Promise<void>
+
+  getDevice(deviceId: string): Promise<DeviceRow | undefined>
+  findDevice(identityId: string, platform: DevicePlatform, token: string): Promise<DeviceRow | undefined>
+  putDevice(row: DeviceRow): Promise<void>
+  /** Removes the device and its subscriptions. */
+  deleteDevice(deviceId: string): Promise<void>
+  putSubscription(identityId: string, dataset: string, deviceId: string): Promise<void>
+  /** Returns whether there was such a subscription. */
+  deleteSubscription(identityId: string, dataset: string, deviceId: string): Promise<boolean>
+  /** Devices subscribed to the dataset, in deviceId order. */
+  listSubscribedDevices(identityId: string, dataset: string): Promise<DeviceRow[]>
+
+  /** Whether a SyncSessionToken (by its id) was spent by a successful UpdateRecords. */
+  isSessionSpent(tokenId: string): Promise<boolean>
+  /** Marks a token spent until it would have expired anyway; drops records of expired ones. */
+  spendSession(tokenId: string, expiresAt: number, now: number): Promise<void>
+
+  getPool(identityPoolId: string): Promise<PoolRow | undefined>
+  putPool(row: PoolRow): Promise<void>
+}

@@ -1,0 +1,23 @@
+import type { Limits } from 'pushsync/core'
+import type { Principal } from '../auth/principal.js'
+import type { SessionTokens } from '../auth/session-token.js'
+import type { SyncStore } from '../store/contract.js'
+import type { SyncTriggerHook } from './sync-trigger.js'
+
+export type { SessionTokens }
+
+/** Everything an operation needs besides its input. Time and randomness come in here, as in the core. */
+export interface OperationContext {
+  readonly store: SyncStore
+  readonly principal: Principal
+  readonly now: number
+  readonly limits: Limits
+  readonly sessions: SessionTokens
+  /** A fresh random id (a UUID), for device ids and token ids. */
+  readonly randomId: () => string
+  /**
+   * The sync trigger to run for a pool whose SyncTrigger event names `url` (undefined when none is
+   * configured); undefined when no trigger applies.
+   */
+  readonly syncTriggerFor?: (url: string | undefined) => SyncTriggerHook | undefined
+}

@@ -1,0 +1,312 @@
+import { utf8ByteLength, validateKey, validateValue } from 'pushsync/core'
+import { CognitoError, invalidParameter, limitExceeded } from '../errors.js'
+import type { DatasetRow, RecordRow, StoreTx } from '../store/contract.js'
+import { authorizeIdentity, checkDatasetName } from './access.js'
+import type { OperationContext } from './context.js'
+import { buildSyncTriggerEvent, readSyncTriggerOutput, runSyncTrigger } from './sync-trigger.js'
+import { fromEpochSeconds, type WireRecord, wireRecord } from './wire.js'
+
+export interface UpdateRecordsInput {
+  readonly identityPoolId: string
+  readonly identityId: string
+  readonly datasetName: string
+  /** The parsed JSON body. */
+  readonly body: unknown
+}
+
+export interface UpdateRecordsOutput {
+  Records: WireRecord[]
+}
+
+/** A patch as the wire sends it, checked. */
+export interface Patch {
+  readonly op: 'replace' | 'remove'
+  readonly key: string
+  readonly value: string | null
+  readonly syncCount: number
+  readonly deviceLastModifiedDate: number | null
+}
+
+export interface UpdateRequest {
+  readonly patches: readonly Patch[]
+  readonly syncSessionToken: unknown
+  readonly deviceId: string | null
+}
+
+/**
+ * UpdateRecords, all or nothing: every patch's SyncCount must equal the record's current count (0
+ * for a key the dataset never had), else 409 and nothing changes. An accepted call raises the
+ * dataset's count by exactly one and stamps every record it wrote with it; removals leave tombstones
+ * so that other devices learn of them; the dataset is created on first write; a successful call
+ * spends its SyncSessionToken.
+ */
+export async function updateRecords(
+  context: OperationContext,
+  input: UpdateRecordsInput,
+): Promise<UpdateRecordsOutput> {
+  const { identityPoolId, identityId } = input
+  authorizeIdentity(context.principal, identityPoolId, identityId)
+  const datasetName = checkDatasetName(input.datasetName, context)
+  const request = parseUpdateRequest(input.body, context)
+  const binding = { identityPoolId, identityId, datasetName }
+  const session = context.sessions.verify(request.syncSessionToken, binding, context.now)
+  const lastModifiedBy = context.principal.kind === 'identity' ? identityId : context.principal.accessKeyId
+  const patches = await applySyncTrigger(context, binding, session.tokenId, request.patches)
+
+  return context.store.transaction(
+    async (tx) => {
+      if (await tx.isSessionSpent(session.tokenId)) {
+        throw invalidParameter('SyncSessionToken not valid for these inputs')
+      }
+      const existing = await tx.getDataset(identityId, datasetName)
+      const live = existing?.exists === true ? existing : undefined
+      if (live === undefined) {
+        const usage = await tx.identityUsage(identityId)
+        if (usage.datasetCount + 1 > context.limits.maxDatasetsPerIdentity) {
+          throw limitExceeded(
+            `Identity ${identityId} would have more than ${context.limits.maxDatasetsPerIdentity} datasets`,
+          )
+        }
+      }
+
+      const current = await currentRows(tx, identityId, datasetName, patches)
+      checkSyncCounts(patches, current)
+      if (patches.length === 0) {
+        await tx.spendSession(session.tokenId, session.expiresAt, context.now)
+        return { Records: [] }
+      }
+
+      const syncCount = (existing?.syncCount ?? 0) + 1
+      let numRecords = live?.numRecords ?? 0
+      let dataStorage = live?.dataStorage ?? 0
+      const written: RecordRow[] = patches.map((patch) => {
+        const before = current.get(patch.key)
+        if (before !== undefined && before.value !== null) {
+          numRecords--
+          dataStorage -= recordBytes(before.key, before.value)
+        }
+        if (patch.value !== null) {
+          numRecords++
+          dataStorage += recordBytes(patch.key, patch.value)
+        }
+        return {
+          key: patch.key,
+          value: patch.value,
+          syncCount,
+          lastModifiedDate: context.now,
+          lastModifiedBy,
+          deviceLastModifiedDate: patch.deviceLastModifiedDate,
+        }
+      })
+      if (numRecords > context.limits.maxRecordsPerDataset && numRecords > (live?.numRecords ?? 0)) {
+        throw limitExceeded(
+          `Dataset ${datasetName} would hold ${numRecords} records; the limit is ${context.limits.maxRecordsPerDataset}`,
+        )
+      }
+      if (dataStorage > context.limits.maxDatasetBytes && dataStorage > (live?.dataStorage ?? 0)) {
+        throw limitExceeded(
+          `Dataset ${datasetName} would hold ${dataStorage} bytes; the limit is ${context.limits.maxDatasetBytes}`,
+        )
+      }
+
+      const dataset: DatasetRow = {
+        identityPoolId,
+        identityId,
+        name: datasetName,
+        syncCount,
+        exists: true,
+        deletedAtSyncCount: existing?.deletedAtSyncCount ?? 0,
+        creationDate: live?.creationDate ?? context.now,
+        lastModifiedDate: context.now,
+        lastModifiedBy,
+        numRecords,
+        dataStorage,
+        mergedInto: live?.mergedInto ?? null,
+      }
+      await tx.putRecords(identityId, datasetName, written)
+      await tx.putDataset(dataset)
+      await tx.spendSession(session.tokenId, session.expiresAt, context.now)
+      await countSyncSession(tx, identityPoolId)
+      return { Records: written.map(wireRecord) }
+    },
+    { lock: identityId },
+  )
+}
+
+async function currentRows(tx: StoreTx, identityId: string, dataset: string, patches: readonly Patch[]) {
+  const rows = await tx.getRecords(
+    identityId,
+    dataset,
+    patches.map((patch) => patch.key),
+  )
+  return new Map(rows.map((row) => [row.key, row]))
+}
+
+/** Every patch must be based on the record's current count, 0 for a key the dataset never had. */
+function checkSyncCounts(patches: readonly Patch[], current: ReadonlyMap<string, RecordRow>): void {
+  for (const patch of patches) {
+    const count = current.get(patch.key)?.syncCount ?? 0
+    if (count !== patch.syncCount) {
+      throw new CognitoError(
+        'ResourceConflictException',
+        `Current SyncCount for: ${patch.key} is: ${count} not: ${patch.syncCount}`,
+      )
+    }
+  }
+}
+
+/**
+ * Runs the pool's sync trigger, as Cognito ran its Lambda, for identity credentials only. The
+ * trigger runs outside any transaction (it may take seconds); the records it adds are based on the
+ * counts it saw, so a write that slipped in meanwhile makes the commit a 409 rather than lose it.
+ */
+async function applySyncTrigger(
+  context: OperationContext,
+  binding: { identityPoolId: string; identityId: string; datasetName: string },
+  tokenId: string,
+  patches: readonly Patch[],
+): Promise<readonly Patch[]> {
+  if (context.principal.kind !== 'identity' || patches.length === 0 || context.syncTriggerFor === undefined) {
+    return patches
+  }
+  const { identityPoolId, identityId, datasetName } = binding
+  const prepared = await context.store.transaction(async (tx) => {
+    const pool = await tx.getPool(identityPoolId)
+    const events =
+      pool?.events === null || pool?.events === undefined
+        ? {}
+        : (JSON.parse(pool.events) as Record<string, string>)
+    const hook = context.syncTriggerFor?.(events.SyncTrigger)
+    if (hook === undefined) return undefined
+    if (await tx.isSessionSpent(tokenId))
+      throw invalidParameter('SyncSessionToken not valid for these inputs')
+    checkSyncCounts(patches, await currentRows(tx, identityId, datasetName, patches))
+    return { hook, rows: await tx.listRecords(identityId, datasetName, { afterSyncCount: 0 }) }
+  })
+  if (prepared === undefined) return patches
+
+  const region = identityPoolId.slice(0, identityPoolId.indexOf(':'))
+  const event = buildSyncTriggerEvent(
+    { region, identityPoolId, identityId, datasetName },
+    prepared.rows,
+    patches,
+  )
+  const changes = readSyncTriggerOutput(event, await runSyncTrigger(prepared.hook, event), context)
+  const rows = new Map(prepared.rows.map((row) => [row.key, row]))
+  const result = patches.map((patch): Patch => {
+    if (!changes.has(patch.key)) return patch
+    const value = changes.get(patch.key) ?? null
+    return { ...patch, op: value === null ? 'remove' : 'replace', value }
+  })
+  const asked = new Set(patches.map((patch) => patch.key))
+  for (const [key, value] of changes) {
+    if (asked.has(key)) continue
+    const row = rows.get(key)
+    if (value === null && (row === undefined || row.value === null)) continue
+    result.push({
+      op: value === null ? 'remove' : 'replace',
+      key,
+      value,
+      syncCount: row?.syncCount ?? 0,
+      deviceLastModifiedDate: null,
+    })
+  }
+  return result
+}
+
+function recordBytes(key: string, value: string): number {
+  return utf8ByteLength(key) + utf8ByteLength(value)
+}
+
+async function countSyncSession(tx: StoreTx, identityPoolId: string): Promise<void> {
+  const pool = await tx.getPool(identityPoolId)
+  await tx.putPool({
+    identityPoolId,
+    pushSync: pool?.pushSync ?? null,
+    cognitoStreams: pool?.cognitoStreams ?? null,
+    events: pool?.events ?? null,
+    syncSessionsCount: (pool?.syncSessionsCount ?? 0) + 1,
+    bulkPublishStatus: pool?.bulkPublishStatus ?? 'NOT_STARTED',
+    bulkPublishStartTime: pool?.bulkPublishStartTime ?? null,
+    bulkPublishCompleteTime: pool?.bulkPublishCompleteTime ?? null,
+    bulkPublishFailureMessage: pool?.bulkPublishFailureMessage ?? null,
+  })
+}
+
+/**
+ * Checks the body before anything is read from the store. Key and value lengths are quotas in
+ * Cognito (LimitExceededException); a malformed patch is an InvalidParameterException.
+ */
+export function parseUpdateRequest(body: unknown, context: OperationContext): UpdateRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalidParameter('The request body must be a JSON object')
+  }
+  const fields = body as Record<string, unknown>
+  const { RecordPatches, SyncSessionToken, DeviceId } = fields
+  if (SyncSessionToken === undefined || SyncSessionToken === null || SyncSessionToken === '') {
+    throw invalidParameter('SyncSessionToken is required')
+  }
+  if (
+    DeviceId !== undefined &&
+    DeviceId !== null &&
+    (typeof DeviceId !== 'string' || DeviceId.length > 256)
+  ) {
+    throw invalidParameter('DeviceId must be a string of at most 256 characters')
+  }
+  if (RecordPatches !== undefined && RecordPatches !== null && !Array.isArray(RecordPatches)) {
+    throw invalidParameter('RecordPatches must be a list')
+  }
+  const patches = ((RecordPatches as unknown[] | undefined | null) ?? []).map((patch, index) =>
+    parsePatch(patch, index, context),
+  )
+  const seen = new Set<string>()
+  for (const patch of patches) {
+    if (seen.has(patch.key)) throw invalidParameter(`Duplicate key in RecordPatches: ${patch.key}`)
+    seen.add(patch.key)
+  }
+  return {
+    patches,
+    syncSessionToken: SyncSessionToken,
+    deviceId: typeof DeviceId === 'string' && DeviceId !== '' ? DeviceId : null,
+  }
+}
+
+function parsePatch(patch: unknown, index: number, context: OperationContext): Patch {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
+    throw invalidParameter(`RecordPatches[${index}] must be an object`)
+  }
+  const { Op, Key, Value, SyncCount, DeviceLastModifiedDate } = patch as Record<string, unknown>
+  if (Op !== 'replace' && Op !== 'remove') {
+    throw invalidParameter(`RecordPatches[${index}].Op must be "replace" or "remove"`)
+  }
+  if (typeof Key !== 'string' || Key.length === 0) {
+    throw invalidParameter(`RecordPatches[${index}].Key must be a non-empty string`)
+  }
+  const key = validateKey(Key, context.limits)
+  if (!key.ok) {
+    if (key.failure.rule === 'maxKeyBytes') throw limitExceeded(key.failure.message)
+    throw invalidParameter(key.failure.message)
+  }
+  if (typeof SyncCount !== 'number' || !Number.isSafeInteger(SyncCount) || SyncCount < 0) {
+    throw invalidParameter(`RecordPatches[${index}].SyncCount must be a non-negative integer`)
+  }
+  let value: string | null = null
+  if (Op === 'replace') {
+    const valid = validateValue(Value, context.limits)
+    if (!valid.ok) {
+      if (valid.failure.rule === 'maxValueLength') throw limitExceeded(valid.failure.message)
+      throw invalidParameter(`RecordPatches[${index}].Value: ${valid.failure.message}`)
+    }
+    value = valid.value
+  }
+  let deviceLastModifiedDate: number | null = null
+  if (DeviceLastModifiedDate !== undefined && DeviceLastModifiedDate !== null) {
+    if (typeof DeviceLastModifiedDate !== 'number' || !Number.isFinite(DeviceLastModifiedDate)) {
+      throw invalidParameter(
+        `RecordPatches[${index}].DeviceLastModifiedDate must be a number of epoch seconds`,
+      )
+    }
+    deviceLastModifiedDate = fromEpochSeconds(DeviceLastModifiedDate)
+  }
+  return { op: Op, key: Key, value, syncCount: SyncCount, deviceLastModifiedDate }
+}
