@@ -99,6 +99,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     ...(options.onError === undefined ? {} : { onError: options.onError }),
   })
   const fetch = async (request: Request) => app.fetch(request)
+  // On Node the handler also gets the raw request, so bodies are read without a web Request copy.
+  const nodeFetch = async (request: Request, env: unknown) => app.fetch(request, env)
 
   let http: ReturnType<typeof serve> | undefined
   return {
@@ -106,7 +108,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     store,
     listen(port = 0, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
-        const server = serve({ fetch, port, hostname: host }, (info: AddressInfo) => {
+        const server = serve({ fetch: nodeFetch, port, hostname: host }, (info: AddressInfo) => {
           const shownHost = info.family === 'IPv6' ? `[${info.address}]` : info.address
           resolve({ host: info.address, port: info.port, url: `http://${shownHost}:${info.port}` })
         })

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import { type Context, Hono } from 'hono'
 import type { Limits } from 'pushsync/core'
 import type { Principal } from '../auth/principal.js'
@@ -19,7 +20,7 @@ import { mergeIdentities } from '../sync/merge-identities.js'
 import type { SyncTriggerHook } from '../sync/sync-trigger.js'
 import { updateRecords } from '../sync/update-records.js'
 import { describeIdentityPoolUsage, describeIdentityUsage, listIdentityPoolUsage } from '../sync/usage.js'
-import { parseJsonBody, readBody } from './body.js'
+import { parseJsonBody, readBody, readIncomingBody } from './body.js'
 
 /** A request as signature verification needs it: the path and query exactly as they arrived. */
 export interface RawRequest {
@@ -73,6 +74,7 @@ export function createApp(deps: AppDependencies): Hono {
     async (c: Context): Promise<Response> => {
       const request = await rawRequest(c, deps.bodyLimit)
       const principal = await deps.authenticate(request)
+      if (principal.kind === 'identity') await refuseMergedIdentity(deps.store, principal.identityId)
       const context: OperationContext = {
         store: deps.store,
         principal,
@@ -200,15 +202,36 @@ export function createApp(deps: AppDependencies): Hono {
   return app
 }
 
+/**
+ * Credentials are stateless, so ones issued before an identity was merged away would still verify;
+ * the identity's row says it no longer owns anything.
+ */
+async function refuseMergedIdentity(store: SyncStore, identityId: string): Promise<void> {
+  const row = await store.transaction((tx) => tx.getIdentity(identityId))
+  if (row?.mergedInto != null) {
+    throw new CognitoError(
+      'NotAuthorizedException',
+      `Identity ${identityId} was merged into another identity`,
+    )
+  }
+}
+
 async function rawRequest(c: Context, bodyLimit: number): Promise<RawRequest> {
-  const url = new URL(c.req.raw.url)
+  // The path and query exactly as sent: SigV4 signs the encoded form, route params are decoded.
+  const url = c.req.url
+  const pathStart = url.indexOf('/', url.indexOf('//') + 2)
+  const queryStart = url.indexOf('?', pathStart)
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
   return {
     method: c.req.method,
-    rawPath: url.pathname,
-    rawQuery: url.search.startsWith('?') ? url.search.slice(1) : url.search,
+    rawPath: queryStart < 0 ? url.slice(pathStart) : url.slice(pathStart, queryStart),
+    rawQuery: queryStart < 0 ? '' : url.slice(queryStart + 1),
     headers: c.req.raw.headers,
-    body: await readBody(c.req.raw, bodyLimit),
-    host: c.req.header('host') ?? url.host,
+    body:
+      incoming === undefined
+        ? await readBody(c.req.raw, bodyLimit)
+        : await readIncomingBody(incoming, bodyLimit),
+    host: c.req.header('host') ?? '',
   }
 }
 

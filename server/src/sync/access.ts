@@ -36,6 +36,20 @@ export function authorizeIdentity(principal: Principal, identityPoolId: string, 
   }
 }
 
+/**
+ * Push registration is for identity credentials only, as in Cognito: a device registers for the
+ * identity signed in on it.
+ */
+export function authorizeIdentityOnly(
+  principal: Principal,
+  identityPoolId: string,
+  identityId: string,
+): void {
+  authorizeIdentity(principal, identityPoolId, identityId)
+  if (principal.kind !== 'identity')
+    throw notAuthorized('This operation requires the identity’s own credentials')
+}
+
 /** Pool-level operations are for developer credentials only, as in Cognito. */
 export function authorizeDeveloper(principal: Principal, identityPoolId?: string): void {
   if (identityPoolId !== undefined) checkPoolId(identityPoolId)

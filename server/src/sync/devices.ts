@@ -1,6 +1,6 @@
 import { invalidParameter, resourceNotFound } from '../errors.js'
 import type { DevicePlatform } from '../store/contract.js'
-import { authorizeIdentity, checkDatasetName } from './access.js'
+import { authorizeIdentityOnly, checkDatasetName } from './access.js'
 import type { OperationContext } from './context.js'
 
 const PLATFORMS: readonly DevicePlatform[] = ['APNS', 'APNS_SANDBOX', 'GCM', 'ADM', 'WEBPUSH']
@@ -13,7 +13,7 @@ export async function registerDevice(
   context: OperationContext,
   input: { readonly identityPoolId: string; readonly identityId: string; readonly body: unknown },
 ): Promise<{ DeviceId: string }> {
-  authorizeIdentity(context.principal, input.identityPoolId, input.identityId)
+  authorizeIdentityOnly(context.principal, input.identityPoolId, input.identityId)
   const body = (typeof input.body === 'object' && input.body !== null ? input.body : {}) as Record<
     string,
     unknown
@@ -60,7 +60,7 @@ export async function setSubscription(
   input: SubscriptionInput,
   subscribed: boolean,
 ): Promise<Record<string, never>> {
-  authorizeIdentity(context.principal, input.identityPoolId, input.identityId)
+  authorizeIdentityOnly(context.principal, input.identityPoolId, input.identityId)
   const name = checkDatasetName(input.datasetName, context)
   if (input.deviceId.length === 0 || input.deviceId.length > 256) {
     throw invalidParameter('DeviceId must be 1 to 256 characters')

@@ -84,6 +84,8 @@ export async function listRecords(
         ? presented
         : context.sessions.issue(binding, context.now, context.randomId)
     const dataset = await tx.getDataset(identityId, datasetName)
+    // Datasets merged in from another identity are reported even before this one exists here.
+    const merged = await tx.listMergedDatasetNames(identityId, datasetName)
     const deletedAfter =
       dataset !== undefined && lastSyncCount > 0 && dataset.deletedAtSyncCount > lastSyncCount
     if (dataset === undefined || !dataset.exists) {
@@ -94,6 +96,7 @@ export async function listRecords(
         DatasetExists: false,
         DatasetDeletedAfterRequestedSyncCount: deletedAfter,
         SyncSessionToken: syncSessionToken,
+        ...(merged.length > 0 ? { MergedDatasetNames: merged } : {}),
       }
     }
     const query = {
@@ -106,7 +109,6 @@ export async function listRecords(
     const more = maxResults !== undefined && rows.length > maxResults
     const pageRows = more ? rows.slice(0, maxResults) : rows
     const last = pageRows[pageRows.length - 1]
-    const merged = await tx.listMergedDatasetNames(identityId, datasetName)
     const output: ListRecordsOutput = {
       Records: pageRows.map(wireRecord),
       Count: pageRows.length,

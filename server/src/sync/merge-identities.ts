@@ -6,8 +6,8 @@ import type { OperationContext } from './context.js'
  * Identity merge, an admin extension (Cognito merged identities when one login was linked to two of
  * them). Every dataset of `sourceIdentityId` moves to `identityId` as `NAME.SOURCEID`, records and
  * sync counts intact, and `NAME`'s ListRecords reports it in `MergedDatasetNames` until the app
- * folds it in and deletes it. The source identity then owns nothing and its credentials stop
- * working; its logins lead to the surviving identity.
+ * folds it in and deletes it. The source identity then owns nothing: its credentials, even ones
+ * issued before, are refused, and its logins lead to the surviving identity.
  *
  * Refused as a whole, changing nothing, when a merged name would be longer than a dataset name may
  * be, or the survivor would exceed its dataset quota.

@@ -304,6 +304,17 @@ describe('AWS SDK v3 clients against pushsync-server', () => {
     await expect(
       sync.send(new SubscribeToDatasetCommand({ ...sub, DeviceId: 'no-such-device' })),
     ).rejects.toBeInstanceOf(ResourceNotFoundException)
+    // As in Cognito, a device registers with the identity's own credentials, not developer keys.
+    await expect(
+      adminClient().send(
+        new RegisterDeviceCommand({
+          IdentityPoolId: identityPoolId,
+          IdentityId: identityId,
+          Platform: 'GCM',
+          Token: 't',
+        }),
+      ),
+    ).rejects.toBeInstanceOf(NotAuthorizedException)
   })
 
   it('keeps identities apart and pool settings for developers', async () => {
