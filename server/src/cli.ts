@@ -30,9 +30,7 @@ async function main(): Promise<void> {
         `pushsync-server: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
       ),
   })
-  const address = await server.listen(settings.port, settings.host)
-  process.stdout.write(`listening on ${address.url}\n`)
-
+  // Handlers go in before the ready line: a supervisor may signal as soon as it reads it.
   let closing = false
   const shutdown = (signal: string) => {
     if (closing) return
@@ -48,6 +46,9 @@ async function main(): Promise<void> {
   }
   process.on('SIGINT', () => shutdown('SIGINT'))
   process.on('SIGTERM', () => shutdown('SIGTERM'))
+
+  const address = await server.listen(settings.port, settings.host)
+  process.stdout.write(`listening on ${address.url}\n`)
 }
 
 main().catch((error: unknown) => {

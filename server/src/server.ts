@@ -62,6 +62,7 @@ export interface SyncServer {
 }
 
 const TOKEN_SECRET_SETTING = 'token-secret'
+const CLOSE_GRACE_MS = 5000
 
 export async function createSyncServer(options: SyncServerOptions = {}): Promise<SyncServer> {
   const store = typeof options.db === 'object' ? options.db : await openStore(options.db ?? './pushsync.db')
@@ -120,9 +121,17 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
       const server = http
       http = undefined
       if (server !== undefined) {
+        // Stop accepting, let requests in flight finish, drop idle keep-alive connections; after a
+        // grace period, end whatever is left so a stuck client cannot hold the shutdown.
         await new Promise<void>((resolve) => {
-          server.close(() => resolve())
-          if ('closeAllConnections' in server) server.closeAllConnections()
+          const timer = setTimeout(() => {
+            if ('closeAllConnections' in server) server.closeAllConnections()
+          }, CLOSE_GRACE_MS)
+          server.close(() => {
+            clearTimeout(timer)
+            resolve()
+          })
+          if ('closeIdleConnections' in server) server.closeIdleConnections()
         })
       }
       await store.close()

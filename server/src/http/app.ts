@@ -260,5 +260,7 @@ function errorResponse(c: Context, error: unknown, onError?: (error: unknown) =>
   return c.json({ __type: cognito.type, message: cognito.message }, cognito.status as 400, {
     'x-amzn-ErrorType': cognito.type,
     'x-amzn-RequestId': requestId(),
+    // The rest of an oversized body was never read: end the connection rather than parse it as a request.
+    ...(cognito.type === 'RequestEntityTooLargeException' ? { connection: 'close' } : {}),
   })
 }

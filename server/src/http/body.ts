@@ -36,20 +36,41 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
  * The same, straight from Node's request stream. On Node the app reads bodies this way: going
  * through the web `Request` would first build one (streams, abort signals) for every request.
  */
-export async function readIncomingBody(incoming: IncomingMessage, limit: number): Promise<Uint8Array> {
+export function readIncomingBody(incoming: IncomingMessage, limit: number): Promise<Uint8Array> {
   const declared = incoming.headers['content-length']
-  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit)
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    size += chunk.byteLength
-    if (size > limit) {
-      incoming.destroy()
-      throw tooLarge(limit)
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit))
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const stop = () => {
+      incoming.off('data', onData)
+      incoming.off('end', onEnd)
+      incoming.off('error', onError)
     }
-    chunks.push(chunk)
-  }
-  return chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks)
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength
+      if (size > limit) {
+        // Stop reading but keep the socket: the 413 must still reach the client. The response
+        // asks to close the connection, which discards the rest of the body.
+        stop()
+        incoming.pause()
+        reject(tooLarge(limit))
+        return
+      }
+      chunks.push(chunk)
+    }
+    const onEnd = () => {
+      stop()
+      resolve(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks))
+    }
+    const onError = (error: Error) => {
+      stop()
+      reject(error)
+    }
+    incoming.on('data', onData)
+    incoming.on('end', onEnd)
+    incoming.on('error', onError)
+  })
 }
 
 function tooLarge(limit: number): CognitoError {

@@ -84,7 +84,8 @@ export async function setIdentityPoolConfiguration(
   input: { readonly identityPoolId: string; readonly body: unknown },
 ) {
   authorizeDeveloper(context.principal, input.identityPoolId)
-  const body = isObject(input.body) ? input.body : {}
+  if (!isObject(input.body)) throw invalidParameter('The request body must be a JSON object')
+  const body = input.body
   const pushSync = body.PushSync === undefined ? undefined : JSON.stringify(checkPushSync(body.PushSync))
   const streams =
     body.CognitoStreams === undefined ? undefined : JSON.stringify(checkCognitoStreams(body.CognitoStreams))
@@ -109,6 +110,9 @@ export async function getCognitoEvents(
 ) {
   authorizeDeveloper(context.principal, input.identityPoolId)
   return context.store.transaction(async (tx) => {
+    if (!(await poolIsKnown(tx, input.identityPoolId))) {
+      throw resourceNotFound(`Identity pool ${input.identityPoolId} not found`)
+    }
     const pool = await readPool(tx, input.identityPoolId)
     return { Events: pool.events === null ? {} : (JSON.parse(pool.events) as Record<string, string>) }
   })

@@ -18,6 +18,9 @@ export interface UpdateRecordsOutput {
   Records: WireRecord[]
 }
 
+/** The end of year 9999: later (or negative) device times are mistakes, not clocks. */
+const MAX_EPOCH_SECONDS = 253_402_300_799
+
 /** A patch as the wire sends it, checked. */
 export interface Patch {
   readonly op: 'replace' | 'remove'
@@ -301,7 +304,12 @@ function parsePatch(patch: unknown, index: number, context: OperationContext): P
   }
   let deviceLastModifiedDate: number | null = null
   if (DeviceLastModifiedDate !== undefined && DeviceLastModifiedDate !== null) {
-    if (typeof DeviceLastModifiedDate !== 'number' || !Number.isFinite(DeviceLastModifiedDate)) {
+    if (
+      typeof DeviceLastModifiedDate !== 'number' ||
+      !Number.isFinite(DeviceLastModifiedDate) ||
+      DeviceLastModifiedDate < 0 ||
+      DeviceLastModifiedDate > MAX_EPOCH_SECONDS
+    ) {
       throw invalidParameter(
         `RecordPatches[${index}].DeviceLastModifiedDate must be a number of epoch seconds`,
       )

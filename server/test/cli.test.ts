@@ -1,0 +1,438 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { request as httpRequest } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import {
+  CognitoSyncClient,
+  ListIdentityPoolUsageCommand,
+  ListRecordsCommand,
+  NotAuthorizedException,
+  UpdateRecordsCommand,
+} from '@aws-sdk/client-cognito-sync'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { USAGE } from '../src/cli-args.js'
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+
+/**
+ * The real `pushsync-server` binary in a child process: its arguments, environment, output, exit
+ * codes and signals, and a file database across restarts.
+ */
+
+const CLI = fileURLToPath(new URL('../bin/pushsync-server.js', import.meta.url))
+const POOL = 'us-east-1:5e1f0000-0000-4000-8000-00000000c11e'
+const ADMIN = { accessKeyId: 'AKIDCLIADMIN00000001', secretAccessKey: 'cli-admin-secret' }
+const READY = /^listening on http:\/\/127\.0\.0\.1:(\d+)\n$/
+
+/** Every child still running, stopped by its pid after the tests. */
+const children = new Set<ChildProcess>()
+let scratch: string
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'pushsync-cli-'))
+})
+
+afterAll(async () => {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  await rm(scratch, { recursive: true, force: true })
+  expect(existsSync(scratch)).toBe(false)
+})
+
+/** The test runner's environment without any PUSHSYNC_* setting, plus `extra`. */
+function environment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [name, value] of Object.entries(process.env))
+    if (!name.startsWith('PUSHSYNC_')) env[name] = value
+  return { ...env, ...extra }
+}
+
+function launch(args: readonly string[], env: Record<string, string>) {
+  // The working directory is scratch space, so the default ./pushsync.db never lands in the repo.
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: scratch,
+    env: environment(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  children.add(child)
+  const output = { stdout: '', stderr: '' }
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output.stdout += chunk.toString()
+  })
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output.stderr += chunk.toString()
+  })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  )
+  return { child, output, exited }
+}
+
+/** Runs the CLI to completion (it must not start a server). */
+async function run(args: readonly string[], env: Record<string, string> = {}) {
+  const { output, exited } = launch(args, env)
+  const { code, signal } = await exited
+  return { code, signal, ...output }
+}
+
+interface Running {
+  readonly url: string
+  readonly port: number
+  readonly output: { stdout: string; stderr: string }
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/** Starts the server and waits for the first line on stdout. */
+async function start(args: readonly string[], env: Record<string, string> = {}): Promise<Running> {
+  const { child, output, exited } = launch(args, env)
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line:\n${output.stderr}`)), 20_000)
+    child.stdout?.on('data', () => {
+      if (!output.stdout.includes('\n')) return
+      clearTimeout(timer)
+      resolve()
+    })
+    void exited.then(({ code }) => {
+      clearTimeout(timer)
+      reject(new Error(`exited with ${code} before it was ready:\n${output.stderr}`))
+    })
+  })
+  const match = READY.exec(output.stdout)
+  if (match?.[1] === undefined) throw new Error(`unexpected ready line ${JSON.stringify(output.stdout)}`)
+  const port = Number(match[1])
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    output,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      return (await exited).code
+    },
+  }
+}
+
+async function identityCall(url: string, operation: string, body: unknown) {
+  const response = await fetch(`${url}/`, {
+    method: 'POST',
+    headers: {
+      'x-amz-target': `AWSCognitoIdentityService.${operation}`,
+      'content-type': 'application/x-amz-json-1.1',
+    },
+    body: JSON.stringify(body),
+  })
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> }
+}
+
+interface Identity {
+  readonly identityId: string
+  readonly credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string }
+}
+
+async function newIdentity(url: string): Promise<Identity> {
+  const id = await identityCall(url, 'GetId', { IdentityPoolId: POOL })
+  expect(id.status).toBe(200)
+  return credentialsFor(url, String(id.body.IdentityId))
+}
+
+async function credentialsFor(url: string, identityId: string): Promise<Identity> {
+  const issued = await identityCall(url, 'GetCredentialsForIdentity', { IdentityId: identityId })
+  expect(issued.status).toBe(200)
+  const credentials = issued.body.Credentials as Record<string, string>
+  return {
+    identityId,
+    credentials: {
+      accessKeyId: String(credentials.AccessKeyId),
+      secretAccessKey: String(credentials.SecretKey),
+      sessionToken: String(credentials.SessionToken),
+    },
+  }
+}
+
+const syncClient = (url: string, credentials: { accessKeyId: string; secretAccessKey: string }) =>
+  new CognitoSyncClient({ region: 'us-east-1', endpoint: url, credentials, maxAttempts: 1 })
+
+const listRecords = (
+  url: string,
+  identity: Identity,
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } = identity.credentials,
+) =>
+  syncClient(url, credentials).send(
+    new ListRecordsCommand({ IdentityPoolId: POOL, IdentityId: identity.identityId, DatasetName: 'profile' }),
+  )
+
+describe('arguments', () => {
+  it('prints the usage on stdout and exits 0 for --help', async () => {
+    const result = await run(['--help'])
+    expect(result).toMatchObject({ code: 0, signal: null, stdout: USAGE, stderr: '' })
+  })
+
+  it.concurrent.each([
+    { args: ['--port', 'abc'], env: {}, message: /--port must be 0 to 65535, not abc/ },
+    { args: ['--port', '65536'], env: {}, message: /--port must be 0 to 65535, not 65536/ },
+    { args: ['--port', '1.5'], env: {}, message: /--port must be 0 to 65535/ },
+    { args: ['--admin-key', 'nocolon'], env: {}, message: /--admin-key must be AKID:SECRET, not nocolon/ },
+    { args: ['--admin-key', ':secret'], env: {}, message: /--admin-key must be AKID:SECRET/ },
+    { args: ['--admin-key', 'AKID:'], env: {}, message: /--admin-key must be AKID:SECRET/ },
+    { args: ['--bogus'], env: {}, message: /--bogus/ },
+    { args: ['--port'], env: {}, message: /--port/ },
+    { args: ['stray'], env: {}, message: /stray/ },
+    { args: [], env: { PUSHSYNC_PORT: 'abc' }, message: /--port must be 0 to 65535, not abc/ },
+    { args: [], env: { PUSHSYNC_ADMIN_KEYS: 'AKID:secret,nocolon' }, message: /not nocolon/ },
+  ])(
+    'exits 2 with a message on stderr and nothing on stdout for $args $env',
+    async ({ args, env, message }) => {
+      const result = await run(args, env)
+      expect(result.code).toBe(2)
+      expect(result.stdout).toBe('')
+      expect(result.stderr).toMatch(/^pushsync-server: /)
+      expect(result.stderr).toMatch(message)
+      expect(result.stderr.endsWith(USAGE)).toBe(true)
+    },
+  )
+})
+
+describe('the running server', () => {
+  it('prints exactly one line, the address it listens on, and nothing more while serving', async () => {
+    const server = await start(['--port', '0', '--db', ':memory:'])
+    expect(server.port).toBeGreaterThan(0)
+    expect(server.output.stdout).toBe(`listening on ${server.url}\n`)
+    // Serving requests, including refused ones, adds nothing to stdout.
+    expect((await identityCall(server.url, 'GetId', { IdentityPoolId: POOL })).status).toBe(403)
+    expect((await fetch(`${server.url}/nowhere`)).status).toBe(400)
+    expect(await server.stop()).toBe(0)
+    expect(server.output.stdout).toBe(`listening on ${server.url}\n`)
+  })
+
+  it('takes its settings from PUSHSYNC_* variables', async () => {
+    const db = join(scratch, 'from-env.db')
+    const server = await start([], {
+      PUSHSYNC_PORT: '0',
+      PUSHSYNC_DB: db,
+      PUSHSYNC_ALLOW_UNAUTHENTICATED: '1',
+      PUSHSYNC_ADMIN_KEYS: `AKIDENVADMIN0000001:first-secret,${ADMIN.accessKeyId}:${ADMIN.secretAccessKey}`,
+    })
+    try {
+      expect(server.output.stdout).toMatch(READY)
+      expect(existsSync(db)).toBe(true)
+      const identity = await newIdentity(server.url)
+      // Either configured admin key works; one that is not configured does not.
+      for (const admin of [{ accessKeyId: 'AKIDENVADMIN0000001', secretAccessKey: 'first-secret' }, ADMIN]) {
+        const usage = await syncClient(server.url, admin).send(new ListIdentityPoolUsageCommand({}))
+        expect(usage.IdentityPoolUsages?.map((pool) => pool.IdentityPoolId)).toEqual([POOL])
+      }
+      await expect(
+        syncClient(server.url, { accessKeyId: 'AKIDNOTCONFIGURED01', secretAccessKey: 'x' }).send(
+          new ListIdentityPoolUsageCommand({}),
+        ),
+      ).rejects.toBeInstanceOf(NotAuthorizedException)
+      expect((await listRecords(server.url, identity)).DatasetExists).toBe(false)
+    } finally {
+      expect(await server.stop()).toBe(0)
+    }
+  })
+
+  it.each([
+    { env: {}, allowed: false },
+    { env: { PUSHSYNC_ALLOW_UNAUTHENTICATED: '0' }, allowed: false },
+    { env: { PUSHSYNC_ALLOW_UNAUTHENTICATED: 'yes' }, allowed: false },
+    { env: { PUSHSYNC_ALLOW_UNAUTHENTICATED: 'true' }, allowed: true },
+  ])('hands out identities without logins only when allowed ($env)', async ({ env, allowed }) => {
+    const server = await start([], { PUSHSYNC_PORT: '0', PUSHSYNC_DB: ':memory:', ...env })
+    try {
+      const result = await identityCall(server.url, 'GetId', { IdentityPoolId: POOL })
+      if (allowed) {
+        expect(result.status).toBe(200)
+        expect(result.body.IdentityId).toMatch(/^us-east-1:[0-9a-f-]{36}$/)
+      } else {
+        expect(result.status).toBe(403)
+        expect(result.body.__type).toBe('NotAuthorizedException')
+      }
+    } finally {
+      expect(await server.stop()).toBe(0)
+    }
+  })
+
+  it('prefers flags to variables', async () => {
+    const db = join(scratch, 'not-created.db')
+    const server = await start(['--port', '0', '--db', ':memory:', '--allow-unauthenticated'], {
+      PUSHSYNC_PORT: 'abc',
+      PUSHSYNC_DB: db,
+      PUSHSYNC_ALLOW_UNAUTHENTICATED: '0',
+    })
+    try {
+      expect((await identityCall(server.url, 'GetId', { IdentityPoolId: POOL })).status).toBe(200)
+      expect(existsSync(db)).toBe(false)
+    } finally {
+      expect(await server.stop()).toBe(0)
+    }
+  })
+})
+
+describe('request bodies over a socket', () => {
+  it('refuses a declared length over the 8 MiB limit with 413 before the body is sent', async () => {
+    const server = await start(['--port', '0', '--db', ':memory:', '--allow-unauthenticated'])
+    try {
+      const target = new URL(server.url)
+      const response = await new Promise<{ status: number; type: string | undefined; body: string }>(
+        (resolve, reject) => {
+          const request = httpRequest({
+            host: target.hostname,
+            port: target.port,
+            method: 'POST',
+            path: '/',
+            headers: {
+              'x-amz-target': 'AWSCognitoIdentityService.GetId',
+              'content-length': String(9 * 1024 * 1024),
+            },
+          })
+          request.on('response', (res) => {
+            let body = ''
+            res.on('data', (chunk: Buffer) => {
+              body += chunk.toString()
+            })
+            res.on('end', () => {
+              const type = res.headers['x-amzn-errortype']
+              resolve({ status: res.statusCode ?? 0, type: Array.isArray(type) ? type[0] : type, body })
+              request.destroy()
+            })
+          })
+          request.on('error', reject)
+          // Only the first 16 KiB go out: the answer must not wait for the rest.
+          request.write(Buffer.alloc(16 * 1024, 0x20))
+        },
+      )
+      expect(response.status).toBe(413)
+      expect(response.type).toBe('RequestEntityTooLargeException')
+      expect(JSON.parse(response.body)).toMatchObject({ __type: 'RequestEntityTooLargeException' })
+    } finally {
+      expect(await server.stop()).toBe(0)
+    }
+  })
+})
+
+describe('signals', () => {
+  /** Opens a request and sends half its body, so the server is waiting on it. */
+  async function halfSentRequest(url: string) {
+    const target = new URL(url)
+    const request = httpRequest({
+      host: target.hostname,
+      port: target.port,
+      method: 'POST',
+      path: '/',
+      headers: {
+        'x-amz-target': 'AWSCognitoIdentityService.GetId',
+        'content-type': 'application/x-amz-json-1.1',
+        'transfer-encoding': 'chunked',
+      },
+    })
+    const settled = new Promise<string>((resolve) => {
+      request.on('response', (response) => {
+        response.resume()
+        response.on('end', () => resolve(`response ${response.statusCode}`))
+        response.on('error', (error) => resolve(`error ${error.message}`))
+      })
+      request.on('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code ?? error.message}`))
+    })
+    request.write('{"IdentityPoolId":')
+    await new Promise<void>((resolve) => request.once('socket', (socket) => socket.once('connect', resolve)))
+    // Let the server get the headers and start reading the body.
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    return { request, settled }
+  }
+
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s stops an idle server with exit code 0', async (signal) => {
+    const server = await start(['--port', '0', '--db', ':memory:'])
+    // Sent the moment the ready line arrives: the handlers are in place before it is printed.
+    expect(await server.stop(signal)).toBe(0)
+    expect(server.output.stderr).toContain(`${signal}, closing`)
+    await expect(fetch(`${server.url}/`)).rejects.toThrow()
+  })
+
+  it.each(['SIGINT', 'SIGTERM'] as const)(
+    '%s stops a server with a request in flight with exit code 0',
+    async (signal) => {
+      const db = join(scratch, `in-flight-${signal}.db`)
+      const server = await start(['--port', '0', '--db', db, '--allow-unauthenticated'])
+      const { request, settled } = await halfSentRequest(server.url)
+      const stopped = server.stop(signal)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      request.end(`"${POOL}"}`)
+      // The request in flight is answered before the server exits.
+      expect(await settled).toBe('response 200')
+      expect(await stopped).toBe(0)
+      // The database was closed intact: a new server opens it.
+      const again = await start(['--port', '0', '--db', db, '--allow-unauthenticated'])
+      expect((await identityCall(again.url, 'GetId', { IdentityPoolId: POOL })).status).toBe(200)
+      expect(await again.stop()).toBe(0)
+    },
+  )
+})
+
+describe('a file database', () => {
+  it('keeps data, and the credentials issued before a restart, unless --token-secret overrides', async () => {
+    const db = join(scratch, 'restart.db')
+    const args = [
+      '--port',
+      '0',
+      '--db',
+      db,
+      '--allow-unauthenticated',
+      '--admin-key',
+      `${ADMIN.accessKeyId}:${ADMIN.secretAccessKey}`,
+    ]
+
+    let server = await start(args)
+    const identity = await newIdentity(server.url)
+    const { SyncSessionToken } = await listRecords(server.url, identity)
+    await syncClient(server.url, identity.credentials).send(
+      new UpdateRecordsCommand({
+        IdentityPoolId: POOL,
+        IdentityId: identity.identityId,
+        DatasetName: 'profile',
+        SyncSessionToken,
+        RecordPatches: [
+          { Op: 'replace', Key: 'name', Value: 'Ada', SyncCount: 0 },
+          { Op: 'replace', Key: 'emoji', Value: '🧮', SyncCount: 0 },
+        ],
+      }),
+    )
+    expect(await server.stop()).toBe(0)
+
+    const expectData = (listing: Awaited<ReturnType<typeof listRecords>>) => {
+      expect(listing.DatasetSyncCount).toBe(1)
+      expect(Object.fromEntries((listing.Records ?? []).map((r) => [r.Key, r.Value]))).toEqual({
+        name: 'Ada',
+        emoji: '🧮',
+      })
+    }
+
+    // Restarted: the data is there, and the old credentials (SigV4 and bearer) still work.
+    server = await start(args)
+    expectData(await listRecords(server.url, identity))
+    const bearer = await fetch(
+      `${server.url}/identitypools/${encodeURIComponent(POOL)}/identities/${encodeURIComponent(identity.identityId)}/datasets/profile`,
+      { headers: { authorization: `Bearer ${identity.credentials.sessionToken}` } },
+    )
+    expect(bearer.status).toBe(200)
+    expect(await server.stop()).toBe(0)
+
+    // An explicit secret replaces the stored one: old credentials fail, the data stays.
+    server = await start([...args, '--token-secret', 'an-explicit-secret'])
+    await expect(listRecords(server.url, identity)).rejects.toBeInstanceOf(NotAuthorizedException)
+    expectData(await listRecords(server.url, identity, ADMIN))
+    const underExplicit = await credentialsFor(server.url, identity.identityId)
+    expectData(await listRecords(server.url, underExplicit))
+    expect(await server.stop()).toBe(0)
+
+    // Without it again, the stored secret is back: it was neither replaced nor lost.
+    server = await start(args)
+    expectData(await listRecords(server.url, identity))
+    await expect(listRecords(server.url, underExplicit)).rejects.toBeInstanceOf(NotAuthorizedException)
+    expect(await server.stop()).toBe(0)
+  })
+})
