@@ -14,6 +14,10 @@ export default defineConfig({
     'core/index': 'src/core/index.ts',
     'testing/index': 'src/testing/index.ts',
     'storage/memory': 'adapters/storage/memory/index.ts',
+    'storage/sqlite': 'adapters/storage/sqlite/index.ts',
+    'storage/indexeddb': 'adapters/storage/indexeddb/index.ts',
+    'transport/cognito': 'adapters/transport/cognito/index.ts',
+    'transport/http': 'adapters/transport/http/index.ts',
   },
   format: 'esm',
   // The library runs in browsers, React Native, workers and Node: no Node resolution or shims.
@@ -27,6 +31,8 @@ export default defineConfig({
   deps: {
     // Only `pushsync/testing` uses these, and the app that runs the suites provides them:
     // bundling them would ship a second copy of the test runner inside the library.
-    neverBundle: ['vitest', /^vitest\//, 'fast-check'],
+    // `idb` is an optional peer of `pushsync/storage/indexeddb`: the app installs the one copy it uses.
+    // `@aws-sdk/client-cognito-sync` is an optional peer of `pushsync/transport/cognito`, likewise.
+    neverBundle: ['vitest', /^vitest\//, 'fast-check', 'idb', '@aws-sdk/client-cognito-sync'],
   },
 })

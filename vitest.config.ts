@@ -1,10 +1,20 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+
 export default defineConfig({
   resolve: {
-    // The server reuses the library's core from source, as server/tsconfig.json maps it.
-    alias: { 'pushsync/core': fileURLToPath(new URL('./src/core/index.ts', import.meta.url)) },
+    // `pushsync/...` resolves to the sources, as the tsconfig paths map it: the server reuses the
+    // core, and the examples import the package by its published names.
+    alias: [
+      { find: /^pushsync$/, replacement: source('./src/index.ts') },
+      { find: /^pushsync\/(core|testing)$/, replacement: source('./src/$1/index.ts') },
+      {
+        find: /^pushsync\/(storage|transport)\/([a-z-]+)$/,
+        replacement: source('./adapters/$1/$2/index.ts'),
+      },
+    ],
   },
   test: {
     include: ['test/**/*.test.ts', 'server/test/**/*.test.ts'],

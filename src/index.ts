@@ -6,7 +6,19 @@
  * pulls only the storage, transport and push adapters an app imports from their own subpaths
  * (`pushsync/storage/memory`, ...). The pure rules live in `pushsync/core`.
  */
-export type { ListRecordsOptions, StorageAdapter, StorageReadTx, StorageWriteTx } from './contracts/index.js'
+export type {
+  ListRecordsOptions,
+  ListRecordsRequest,
+  RecordsPage,
+  RemoteDataset,
+  StorageAdapter,
+  StorageReadTx,
+  StorageWriteTx,
+  Transport,
+  TransportFailure,
+  TransportFailureKind,
+  UpdateRecordsRequest,
+} from './contracts/index.js'
 export type {
   Conflict,
   ConflictResolver,
@@ -17,6 +29,7 @@ export type {
   PushDecision,
   PushSyncUpdate,
   RecordPatch,
+  RemoteDeletionChoice,
   RemoteRecord,
   Resolution,
   SyncRecord,
@@ -30,6 +43,20 @@ export {
   remoteWins,
   resolveLimits,
 } from './core/index.js'
+export {
+  type Clock,
+  createSyncManager,
+  type Dataset,
+  type DatasetStatus,
+  type SyncConflict,
+  type SyncEventName,
+  type SyncEvents,
+  type SynchronizeOptions,
+  type SyncManager,
+  type SyncManagerOptions,
+  type SyncResult,
+  systemClock,
+} from './engine/index.js'
 export {
   isSyncError,
   SyncError,

@@ -1,2 +1,11 @@
-/** The ports adapters implement. Transport and push-source contracts join as their adapters arrive. */
+/** The ports adapters implement. */
 export type { ListRecordsOptions, StorageAdapter, StorageReadTx, StorageWriteTx } from './storage.js'
+export type {
+  ListRecordsRequest,
+  RecordsPage,
+  RemoteDataset,
+  Transport,
+  TransportFailure,
+  TransportFailureKind,
+  UpdateRecordsRequest,
+} from './transport.js'

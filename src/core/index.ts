@@ -70,6 +70,7 @@ export {
   type RemoteDeletionPlan,
 } from './remote-dataset.js'
 export { type Fail, fail, type Ok, ok, type Result } from './result.js'
+export { errorTypeName, failureKindOf, retryAfterMs } from './transport-failure.js'
 export {
   utf8ByteLength,
   type ValidatedField,

@@ -1,0 +1,418 @@
+/**
+ * The transport over plain `fetch`: Cognito Sync's REST protocol (the same paths, query names and
+ * JSON bodies as the AWS SDK sends) with an `Authorization: Bearer` token instead of SigV4 signing.
+ * It needs no AWS SDK and no Node built-in, so it runs in browsers, workers, React Native and Node.
+ *
+ * pushsync-server accepts as bearer token the `SessionToken` of credentials from its Cognito Identity
+ * endpoint, or a JWT of a configured issuer. Amazon Cognito Sync itself only takes SigV4: use the
+ * Cognito transport (`pushsync/transport/cognito`) for it.
+ *
+ * @module
+ */
+import type {
+  ListRecordsRequest,
+  RecordsPage,
+  RemoteDataset,
+  Transport,
+  TransportFailure,
+  UpdateRecordsRequest,
+} from '../../../src/contracts/transport.js'
+import type { Platform, RemoteRecord } from '../../../src/core/model.js'
+import { fail, ok, type Result } from '../../../src/core/result.js'
+import { errorTypeName, failureKindOf, retryAfterMs } from '../../../src/core/transport-failure.js'
+import { SyncError } from '../../../src/errors.js'
+
+/**
+ * The part of `fetch` this transport uses. The global `fetch` of browsers, Node, Deno, Bun and
+ * React Native fits, as do wrappers (for logging, proxies, tests).
+ */
+export type FetchLike = (
+  url: string,
+  init: {
+    readonly method: string
+    readonly headers: Record<string, string>
+    readonly body?: string
+    readonly signal?: AbortSignal
+  },
+) => Promise<FetchResponse>
+
+/** The part of a fetch `Response` this transport reads. */
+export interface FetchResponse {
+  readonly ok: boolean
+  readonly status: number
+  readonly headers: { get(name: string): string | null }
+  text(): Promise<string>
+}
+
+export interface HttpTransportOptions {
+  /**
+   * The server's base URL, such as `https://sync.example.com` or `https://example.com/sync` (a path
+   * prefix is kept; a trailing `/` is ignored). In a browser, a path such as `/sync` targets the
+   * page's own origin.
+   */
+  readonly endpoint: string
+  readonly identityPoolId: string
+  /** The identity whose data this transport reads and writes; the token must be its own. */
+  readonly identityId: string
+  /**
+   * The bearer token, asked for before every request, so it can be refreshed when it expires. A
+   * rejection (or a throw) fails the request with `auth`.
+   */
+  readonly getToken: () => string | Promise<string>
+  /** Default: the global `fetch`, looked up on every request (so a polyfill installed later is used). */
+  readonly fetch?: FetchLike
+}
+
+const NAME = 'transport:http'
+/** The page size of ListDatasets, as Cognito's Android and JavaScript clients use. */
+const DATASETS_PAGE_SIZE = 64
+
+/** Creates the transport of one identity. It holds no state of its own besides the options. */
+export function createHttpTransport(options: HttpTransportOptions): Transport {
+  const { identityPoolId, identityId, getToken } = options
+  if (typeof getToken !== 'function') {
+    throw new SyncError('INVALID_ARGUMENT', 'getToken must be a function returning the bearer token', {
+      adapter: NAME,
+    })
+  }
+  // Called as a plain function, never as a method of `options`: browsers refuse a `fetch` whose
+  // `this` is not the global object ("Illegal invocation").
+  const send: FetchLike = options.fetch ?? globalFetch()
+  const base = options.endpoint.replace(/\/+$/, '')
+  const identityPath = `/identitypools/${segment(identityPoolId)}/identities/${segment(identityId)}`
+  const datasetPath = (datasetName: string) => `${identityPath}/datasets/${segment(datasetName)}`
+
+  /**
+   * One request: the JSON object the server answered, or the failure. Every exception of the token
+   * provider, of `fetch` and of reading the body is turned into a failure here.
+   */
+  async function request(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    body: object | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Result<Record<string, unknown>, TransportFailure>> {
+    if (signal?.aborted === true) return fail(abortedFailure(signal))
+    let token: string
+    try {
+      token = await getToken()
+    } catch (error) {
+      return fail({ kind: 'auth', message: `getToken failed: ${describeError(error)}` })
+    }
+    if (typeof token !== 'string') {
+      return fail({ kind: 'auth', message: `getToken returned ${typeof token}, not a string` })
+    }
+    const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${token}` }
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    let response: FetchResponse
+    let text: string
+    try {
+      response = await send(`${base}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(signal === undefined ? {} : { signal }),
+      })
+      // A connection dropped while the body streams in is as much a lost answer as a refused one.
+      text = await response.text()
+    } catch (error) {
+      // The caller's abort rejects fetch with an AbortError; the signal says whose abort it was.
+      if (signal !== undefined && isAborted(signal)) return fail(abortedFailure(signal))
+      return fail({
+        kind: 'offline',
+        message: `the server could not be reached (${describeError(error)})`,
+        cause: error,
+      })
+    }
+    const json = parseJson(text)
+    if (!response.ok) return fail(errorFailure(response, json))
+    if (json === undefined) {
+      return fail({ kind: 'protocol', message: `the answer to ${method} ${path} is not a JSON object` })
+    }
+    return ok(json)
+  }
+
+  /** Runs a request and reads its answer; an answer of the wrong shape is `protocol`. */
+  async function call<TValue>(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    body: object | undefined,
+    signal: AbortSignal | undefined,
+    read: (answer: Record<string, unknown>) => TValue,
+  ): Promise<Result<TValue, TransportFailure>> {
+    const answer = await request(method, path, body, signal)
+    if (!answer.ok) return answer
+    try {
+      return ok(read(answer.value))
+    } catch (error) {
+      if (error instanceof ShapeError) return fail({ kind: 'protocol', message: error.message })
+      throw error
+    }
+  }
+
+  return {
+    name: NAME,
+    identityPoolId,
+    identityId,
+
+    listRecords(request: ListRecordsRequest, signal?: AbortSignal) {
+      const query = [
+        `lastSyncCount=${request.lastSyncCount}`,
+        ...(request.maxResults === undefined ? [] : [`maxResults=${request.maxResults}`]),
+        ...(request.nextToken === undefined ? [] : [`nextToken=${segment(request.nextToken)}`]),
+        ...(request.syncSessionToken === undefined
+          ? []
+          : [`syncSessionToken=${segment(request.syncSessionToken)}`]),
+      ]
+      return call(
+        'GET',
+        `${datasetPath(request.datasetName)}/records?${query.join('&')}`,
+        undefined,
+        signal,
+        readRecordsPage,
+      )
+    },
+
+    updateRecords(request: UpdateRecordsRequest, signal?: AbortSignal) {
+      const body = {
+        SyncSessionToken: request.syncSessionToken,
+        ...(request.deviceId === undefined ? {} : { DeviceId: request.deviceId }),
+        RecordPatches: request.patches.map((patch) => ({
+          Op: patch.op,
+          Key: patch.key,
+          // A remove carries no value: Cognito reads a missing value as a deletion.
+          ...(patch.value === null ? {} : { Value: patch.value }),
+          SyncCount: patch.syncCount,
+          DeviceLastModifiedDate: toEpochSeconds(patch.deviceLastModifiedDate),
+        })),
+      }
+      return call('POST', datasetPath(request.datasetName), body, signal, (answer) =>
+        list(answer.Records, 'Records').map(readRecord),
+      )
+    },
+
+    async listDatasets(signal?: AbortSignal) {
+      const datasets: RemoteDataset[] = []
+      const seen = new Set<string>()
+      let nextToken: string | null = null
+      do {
+        const query: string =
+          nextToken === null
+            ? `maxResults=${DATASETS_PAGE_SIZE}`
+            : `maxResults=${DATASETS_PAGE_SIZE}&nextToken=${segment(nextToken)}`
+        const page = await call('GET', `${identityPath}/datasets?${query}`, undefined, signal, (answer) => ({
+          datasets: list(answer.Datasets, 'Datasets').map(readDataset),
+          nextToken: optionalString(answer.NextToken, 'NextToken'),
+        }))
+        if (!page.ok) return page
+        datasets.push(...page.value.datasets)
+        nextToken = page.value.nextToken
+        // A server that hands out the same token twice would keep this loop going forever.
+        if (nextToken !== null && seen.has(nextToken)) {
+          return fail({ kind: 'protocol', message: 'ListDatasets returned the same NextToken twice' })
+        }
+        if (nextToken !== null) seen.add(nextToken)
+      } while (nextToken !== null)
+      return ok(datasets)
+    },
+
+    describeDataset(datasetName: string, signal?: AbortSignal) {
+      return call('GET', datasetPath(datasetName), undefined, signal, (answer) => readDataset(answer.Dataset))
+    },
+
+    deleteDataset(datasetName: string, signal?: AbortSignal) {
+      return call('DELETE', datasetPath(datasetName), undefined, signal, () => undefined)
+    },
+
+    registerDevice(platform: Platform, token: string, signal?: AbortSignal) {
+      // The one path with a singular `identity`, as in Cognito's API.
+      const path = `/identitypools/${segment(identityPoolId)}/identity/${segment(identityId)}/device`
+      return call('POST', path, { Platform: platform, Token: token }, signal, (answer) => {
+        const deviceId = optionalString(answer.DeviceId, 'DeviceId')
+        if (deviceId === null || deviceId === '') throw new ShapeError('RegisterDevice returned no DeviceId')
+        return deviceId
+      })
+    },
+
+    subscribe(datasetName: string, deviceId: string, signal?: AbortSignal) {
+      const path = `${datasetPath(datasetName)}/subscriptions/${segment(deviceId)}`
+      return call('POST', path, undefined, signal, () => undefined)
+    },
+
+    unsubscribe(datasetName: string, deviceId: string, signal?: AbortSignal) {
+      const path = `${datasetPath(datasetName)}/subscriptions/${segment(deviceId)}`
+      return call('DELETE', path, undefined, signal, () => undefined)
+    },
+  }
+}
+
+function globalFetch(): FetchLike {
+  if (typeof globalThis.fetch !== 'function') {
+    throw new SyncError('INVALID_ARGUMENT', 'no global fetch: pass the `fetch` option', { adapter: NAME })
+  }
+  return (url, init) => globalThis.fetch(url, init)
+}
+
+/** Ids, names and tokens may hold `:`, `/`, `?`, `#`...: each travels as one encoded path segment. */
+function segment(value: string): string {
+  return encodeURIComponent(value)
+}
+
+/** A function, not `signal.aborted` inline: TypeScript would keep the value it narrowed before an `await`. */
+function isAborted(signal: AbortSignal): boolean {
+  return signal.aborted
+}
+
+function abortedFailure(signal: AbortSignal): TransportFailure {
+  return { kind: 'offline', message: 'the request was aborted by the caller', cause: signal.reason }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`
+  return String(error)
+}
+
+/** The JSON object in `text`; `{}` for an empty body; `undefined` for anything else. */
+function parseJson(text: string): Record<string, unknown> | undefined {
+  if (text.trim() === '') return {}
+  try {
+    const value: unknown = JSON.parse(text)
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * An error answer as a failure. The type comes from `x-amzn-ErrorType` (what iOS reads), else the
+ * body's `__type` or `code` (what Android and the AWS SDKs fall back to): a browser only sees the
+ * header when the server exposes it to CORS, the body always.
+ */
+function errorFailure(response: FetchResponse, body: Record<string, unknown> | undefined): TransportFailure {
+  const rawType =
+    response.headers.get('x-amzn-errortype') ?? stringField(body, '__type') ?? stringField(body, 'code') ?? ''
+  const type = errorTypeName(rawType)
+  const detail = stringField(body, 'message') ?? stringField(body, 'Message') ?? ''
+  const text = `${type === '' ? `HTTP ${response.status}` : type}${detail === '' ? '' : `: ${detail}`}`
+  const kind = failureKindOf(type, response.status)
+  switch (kind) {
+    case 'throttled': {
+      const wait = retryAfterMs(response.headers.get('retry-after'))
+      return wait === undefined ? { kind, message: text } : { kind, message: text, retryAfterMs: wait }
+    }
+    case 'server':
+      return { kind, message: `${text} (HTTP ${response.status})`, status: response.status }
+    case 'protocol':
+      return { kind, message: `unexpected answer: ${text} (HTTP ${response.status})` }
+    default:
+      return { kind, message: text }
+  }
+}
+
+function stringField(body: Record<string, unknown> | undefined, name: string): string | undefined {
+  const value = body?.[name]
+  return typeof value === 'string' ? value : undefined
+}
+
+/** An answer that is JSON but lacks what the port promises. */
+class ShapeError extends Error {}
+
+function readRecordsPage(answer: Record<string, unknown>): RecordsPage {
+  const token = optionalString(answer.SyncSessionToken, 'SyncSessionToken')
+  if (token === null || token === '') throw new ShapeError('ListRecords returned no SyncSessionToken')
+  return {
+    records: list(answer.Records, 'Records').map(readRecord),
+    nextToken: optionalString(answer.NextToken, 'NextToken'),
+    datasetSyncCount: count(answer.DatasetSyncCount, 'DatasetSyncCount'),
+    // Absent flags and lists are false and empty, as AWS leaves empty members out of answers.
+    datasetExists: flag(answer.DatasetExists, 'DatasetExists'),
+    datasetDeletedAfterRequestedSyncCount: flag(
+      answer.DatasetDeletedAfterRequestedSyncCount,
+      'DatasetDeletedAfterRequestedSyncCount',
+    ),
+    mergedDatasetNames: list(answer.MergedDatasetNames, 'MergedDatasetNames').map((name) => {
+      if (typeof name !== 'string') throw new ShapeError('MergedDatasetNames holds a non-string')
+      return name
+    }),
+    lastModifiedBy: optionalString(answer.LastModifiedBy, 'LastModifiedBy'),
+    syncSessionToken: token,
+  }
+}
+
+function readRecord(value: unknown): RemoteRecord {
+  const record = object(value, 'a record')
+  if (typeof record.Key !== 'string') throw new ShapeError('a record has no Key')
+  const field = `record ${JSON.stringify(record.Key)}`
+  return {
+    key: record.Key,
+    // A missing value is a tombstone; an empty string is a value.
+    value: optionalString(record.Value, `${field} Value`),
+    syncCount: count(record.SyncCount, `${field} SyncCount`),
+    lastModifiedDate: epochMs(record.LastModifiedDate, `${field} LastModifiedDate`),
+    lastModifiedBy: optionalString(record.LastModifiedBy, `${field} LastModifiedBy`),
+    deviceLastModifiedDate:
+      record.DeviceLastModifiedDate === undefined || record.DeviceLastModifiedDate === null
+        ? null
+        : epochMs(record.DeviceLastModifiedDate, `${field} DeviceLastModifiedDate`),
+  }
+}
+
+function readDataset(value: unknown): RemoteDataset {
+  const dataset = object(value, 'Dataset')
+  if (typeof dataset.DatasetName !== 'string') throw new ShapeError('a dataset has no DatasetName')
+  const field = `dataset ${JSON.stringify(dataset.DatasetName)}`
+  return {
+    name: dataset.DatasetName,
+    creationDate: epochMs(dataset.CreationDate, `${field} CreationDate`),
+    lastModifiedDate: epochMs(dataset.LastModifiedDate, `${field} LastModifiedDate`),
+    lastModifiedBy: optionalString(dataset.LastModifiedBy, `${field} LastModifiedBy`),
+    dataStorage: count(dataset.DataStorage, `${field} DataStorage`),
+    numRecords: count(dataset.NumRecords, `${field} NumRecords`),
+  }
+}
+
+function object(value: unknown, field: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ShapeError(`${field} is not an object`)
+  }
+  return value as Record<string, unknown>
+}
+
+function list(value: unknown, field: string): unknown[] {
+  if (value === undefined || value === null) return []
+  if (!Array.isArray(value)) throw new ShapeError(`${field} is not a list`)
+  return value
+}
+
+function flag(value: unknown, field: string): boolean {
+  if (value === undefined || value === null) return false
+  if (typeof value !== 'boolean') throw new ShapeError(`${field} is not a boolean`)
+  return value
+}
+
+function optionalString(value: unknown, field: string): string | null {
+  if (value === undefined || value === null) return null
+  if (typeof value !== 'string') throw new ShapeError(`${field} is not a string`)
+  return value
+}
+
+function count(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new ShapeError(`${field} is not a count: ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+/** The wire's timestamps are epoch seconds, possibly fractional; the port counts milliseconds. */
+function epochMs(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new ShapeError(`${field} is not a timestamp: ${JSON.stringify(value)}`)
+  }
+  return Math.round(value * 1000)
+}
+
+function toEpochSeconds(ms: number): number {
+  return ms / 1000
+}

@@ -1,0 +1,156 @@
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ConflictResolver, RecordPatch, RemoteRecord } from '../../src/index.js'
+import { lastWriterWins } from '../../src/index.js'
+import { interceptTransport, offline, startServer, type TestServer } from './harness.js'
+
+/**
+ * Two or three devices of one identity against the real server, with random writes, removes and
+ * synchronizes, some run at the same time, and transport failures before a request reaches the
+ * server and after it committed (the answer lost). After a final quiet round every device must
+ * equal the server, and every write the app made must have reached the server or been handed to
+ * a conflict resolver.
+ */
+
+type Fault = 'none' | 'offline-before-pull' | 'offline-before-push' | 'lost-ack'
+
+type Step =
+  | { readonly kind: 'write'; readonly device: number; readonly key: string; readonly value: string | null }
+  | { readonly kind: 'sync'; readonly devices: readonly number[]; readonly fault: Fault }
+  | { readonly kind: 'push'; readonly device: number }
+
+const key = fc.constantFrom('a', 'b', 'c', '__proto__')
+const value = fc.oneof(fc.constantFrom('x', 'y', ''), fc.string({ maxLength: 3 }), fc.constant(null))
+const step = (devices: number): fc.Arbitrary<Step> =>
+  fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc.record({ kind: fc.constant('write' as const), device: fc.nat(devices - 1), key, value }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('sync' as const),
+        devices: fc.uniqueArray(fc.nat(devices - 1), { minLength: 1, maxLength: devices }),
+        fault: fc.constantFrom<Fault>(
+          'none',
+          'none',
+          'offline-before-pull',
+          'offline-before-push',
+          'lost-ack',
+        ),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('push' as const), device: fc.nat(devices - 1) }) },
+  )
+
+let server: TestServer
+beforeAll(async () => {
+  server = await startServer()
+})
+afterAll(async () => {
+  await server?.close()
+})
+
+describe('engine model: devices of one identity against the real server', () => {
+  it('converges after a quiet round and loses no write', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .integer({ min: 2, max: 3 })
+          .chain((devices) => fc.tuple(fc.constant(devices), fc.array(step(devices), { maxLength: 25 }))),
+        async ([deviceCount, steps]) => {
+          const identity = await server.newIdentity()
+          const accepted = new Set<string>()
+          const handedToResolver = new Set<string>()
+          const faults: Fault[] = Array.from({ length: deviceCount }, () => 'none')
+          const note = (k: string, v: string | null) => `${k}=${v === null ? '∅' : JSON.stringify(v)}`
+
+          const devices = Array.from({ length: deviceCount }, (_, index) => {
+            const transport = interceptTransport(server.transport(identity), async (call) => {
+              const fault = faults[index]
+              if (call.method === 'listRecords' && fault === 'offline-before-pull') return offline()
+              if (call.method === 'updateRecords' && fault === 'offline-before-push') return offline()
+              const result = await call.proceed()
+              if (call.method === 'updateRecords' && result.ok) {
+                for (const record of result.value as RemoteRecord[])
+                  accepted.add(note(record.key, record.value))
+                const sent = (call.args[0] as { patches: RecordPatch[] }).patches
+                for (const patch of sent) accepted.add(note(patch.key, patch.value))
+                if (fault === 'lost-ack') return offline()
+              }
+              return result
+            })
+            const resolver: ConflictResolver = (conflict) => {
+              handedToResolver.add(note(conflict.key, conflict.local.value))
+              return lastWriterWins(conflict)
+            }
+            return server.device(identity, { transport, conflictResolver: resolver })
+          })
+          const datasets = await Promise.all(devices.map((device) => device.openOrCreateDataset('model')))
+          const writes: Array<{ device: number; note: string }> = []
+
+          for (const current of steps) {
+            if (current.kind === 'write') {
+              const ds = datasets[current.device]
+              if (ds === undefined) continue
+              const had = await ds.get(current.key)
+              if (current.value === null) await ds.remove(current.key)
+              else await ds.put(current.key, current.value)
+              const changed = current.value === null ? had !== undefined : had !== current.value
+              if (changed) writes.push({ device: current.device, note: note(current.key, current.value) })
+            } else if (current.kind === 'sync') {
+              for (const index of current.devices) faults[index] = current.fault
+              await Promise.allSettled(current.devices.map((index) => datasets[index]?.synchronize()))
+              for (const index of current.devices) faults[index] = 'none'
+            } else {
+              // A push telling the device the dataset moved on: it syncs only if it is behind.
+              const manager = devices[current.device]
+              if (manager === undefined) continue
+              const count = await datasets[(current.device + 1) % deviceCount]?.getLastSyncCount()
+              await manager.handlePushSyncUpdate(
+                manager.getPushSyncUpdate({
+                  source: 'cognito-sync',
+                  identityPoolId: manager.identityPoolId,
+                  identityId: identity.identityId,
+                  datasetName: 'model',
+                  syncCount: String(Math.max(0, count ?? 0)),
+                }),
+              )
+            }
+          }
+
+          // Quiet rounds: every device syncs until nobody has anything pending.
+          for (let round = 0; round < 3; round++) {
+            for (const ds of datasets) await ds.synchronize()
+          }
+          for (const ds of datasets) await ds.synchronize()
+          const views = await Promise.all(datasets.map(async (ds) => ({ ...(await ds.getAll()) })))
+          const reference = server.device(identity)
+          const serverView = {
+            ...(await (
+              await reference.openOrCreateDataset('model')
+            )
+              .synchronize()
+              .then(() => reference.openOrCreateDataset('model'))
+              .then((ds) => ds.getAll())),
+          }
+          for (const [index, view] of views.entries()) {
+            expect(view, `device ${index}`).toEqual(serverView)
+            expect(datasets[index]?.getStatus().pendingChanges).toBe(0)
+          }
+          writes.forEach((write, index) => {
+            const keyOf = write.note.slice(0, write.note.indexOf('='))
+            const replaced = writes
+              .slice(index + 1)
+              .some((later) => later.device === write.device && later.note.startsWith(`${keyOf}=`))
+            const kept = accepted.has(write.note) || handedToResolver.has(write.note) || replaced
+            expect(kept, `write ${write.note} of device ${write.device} was lost`).toBe(true)
+          })
+          await Promise.all(devices.map((device) => device.close()))
+          await reference.close()
+        },
+      ),
+    )
+  })
+})
