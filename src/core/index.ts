@@ -13,6 +13,7 @@ export {
   remoteWins,
   resolveConflict,
 } from './conflict.js'
+export { mergedDatasetName, planIdentityChange, UNKNOWN_IDENTITY } from './identity.js'
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from './limits.js'
 export {
   type DatasetMeta,

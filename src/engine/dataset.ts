@@ -30,6 +30,8 @@ export interface Dataset {
   remove(key: string): Promise<void>
   getLastSyncCount(): Promise<number>
   synchronize(options?: SynchronizeOptions): Promise<SyncResult>
+  /** Synchronizes now when online, else as soon as the manager's connectivity source reports online. */
+  synchronizeOnConnectivity(options?: SynchronizeOptions): Promise<SyncResult>
   /** Deletes the dataset locally now and on the server at the next synchronize. */
   delete(): Promise<void>
   getStatus(): DatasetStatus
@@ -45,6 +47,7 @@ export interface DatasetHost {
   readonly events: SyncEventEmitter
   assertOpen(): void
   synchronize(name: string, options?: SynchronizeOptions): Promise<SyncResult>
+  synchronizeOnConnectivity(name: string, options?: SynchronizeOptions): Promise<SyncResult>
   status(name: string): DatasetStatus
   watchStatus(name: string, listener: (status: DatasetStatus) => void): () => void
   refreshPending(name: string): Promise<void>
@@ -120,6 +123,7 @@ export function createDataset(host: DatasetHost, name: string): Dataset {
       return meta?.lastSyncCount ?? 0
     },
     synchronize: (options) => host.synchronize(name, options),
+    synchronizeOnConnectivity: (options) => host.synchronizeOnConnectivity(name, options),
     async delete() {
       host.assertOpen()
       const identityId = host.identityId()

@@ -1,12 +1,13 @@
 import type { StorageAdapter } from '../contracts/storage.js'
 import type { RemoteDataset, Transport } from '../contracts/transport.js'
 import { type ConflictResolver, lastWriterWins } from '../core/conflict.js'
+import { planIdentityChange, UNKNOWN_IDENTITY } from '../core/identity.js'
 import { type Limits, resolveLimits } from '../core/limits.js'
-import type { DatasetMeta, Platform } from '../core/model.js'
+import { type DatasetMeta, DELETE_PENDING, type Platform } from '../core/model.js'
 import { decidePushSync } from '../core/push-decision.js'
 import { type PushSyncUpdate, parsePushPayload } from '../core/push-payload.js'
 import { createDatasetMeta } from '../core/records.js'
-import { validateDatasetName } from '../core/validate.js'
+import { validateDatasetName, validateIdentityId } from '../core/validate.js'
 import { isSyncError, SyncError } from '../errors.js'
 import { type Clock, systemClock } from './clock.js'
 import { createDataset, type Dataset, type DatasetStatus } from './dataset.js'
@@ -15,11 +16,30 @@ import { transportError, validationError } from './failures.js'
 import { SingleFlight } from './single-flight.js'
 import { type SynchronizeOptions, synchronizeDataset } from './synchronize.js'
 
+/** Tells the engine when the device goes on- and offline (`navigator.onLine`, NetInfo...). */
+export interface ConnectivitySource {
+  isOnline(): boolean
+  /** Calls `listener` on every change; returns the function that stops it. */
+  subscribe(listener: (online: boolean) => void): () => void
+}
+
 export interface SyncManagerOptions {
   readonly identityPoolId: string
-  readonly identityId: string
+  /**
+   * Whose datasets these are. Without one (before sign-in) the data is kept locally under
+   * `unknown` and cannot sync until `changeIdentity`.
+   */
+  readonly identityId?: string
   readonly storage: StorageAdapter
-  readonly transport: Transport
+  /** Bound to `identityId`; required to synchronize. */
+  readonly transport?: Transport
+  /** Synchronizes datasets with pending changes when the device comes back online. */
+  readonly connectivity?: ConnectivitySource
+  /**
+   * Also synchronizes every local dataset this often (ms). Pushes are the main signal; this is a
+   * fallback for platforms where they are unreliable. Off by default.
+   */
+  readonly syncIntervalMs?: number
   /** Decides conflicts when `synchronize` gets no `onConflict`. Default: last writer wins. */
   readonly conflictResolver?: ConflictResolver
   readonly clock?: Clock
@@ -32,7 +52,14 @@ export interface SyncManagerOptions {
 
 export interface SyncManager {
   readonly identityPoolId: string
+  /** The current identity; `unknown` before sign-in. */
   readonly identityId: string
+  /**
+   * Moves the local data to a new identity (spec §7.2): data kept before sign-in changes owner;
+   * another identity's datasets are kept as `NAME.OLDID` and reported as merged at the next sync.
+   * Waits for running syncs first.
+   */
+  changeIdentity(identityId: string, transport: Transport): Promise<void>
   openOrCreateDataset(name: string): Promise<Dataset>
   /** The datasets stored on this device. */
   listDatasets(): Promise<DatasetMeta[]>
@@ -54,7 +81,9 @@ export interface SyncManager {
 const DEFAULT_RETRIES = 3
 
 export function createSyncManager(options: SyncManagerOptions): SyncManager {
-  const { identityPoolId, identityId, storage, transport } = options
+  const { identityPoolId, storage } = options
+  let identityId = options.identityId ?? UNKNOWN_IDENTITY
+  let transport = options.transport
   const clock = options.clock ?? systemClock
   const limits = resolveLimits(options.limits)
   const events = new SyncEventEmitter()
@@ -88,9 +117,21 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     return devices[0]?.deviceId
   }
 
+  const requireTransport = (): Transport => {
+    if (transport === undefined || identityId === UNKNOWN_IDENTITY) {
+      throw new SyncError(
+        'TRANSPORT_AUTH',
+        'no identity yet: call changeIdentity after sign-in to synchronize',
+      )
+    }
+    return transport
+  }
+
   const synchronize = (name: string, syncOptions?: SynchronizeOptions): Promise<SyncResult> => {
+    let current: Transport
     try {
       assertOpen()
+      current = requireTransport()
     } catch (error) {
       return Promise.reject(error)
     }
@@ -102,7 +143,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
           {
             identityId,
             storage,
-            transport,
+            transport: current,
             clock,
             limits,
             resolver: options.conflictResolver ?? lastWriterWins,
@@ -129,8 +170,21 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     })
   }
 
+  const synchronizeOnConnectivity = (name: string, syncOptions?: SynchronizeOptions): Promise<SyncResult> => {
+    const connectivity = options.connectivity
+    if (connectivity === undefined || connectivity.isOnline()) return synchronize(name, syncOptions)
+    return new Promise((resolve, reject) => {
+      const stop = connectivity.subscribe((online) => {
+        if (!online) return
+        stop()
+        synchronize(name, syncOptions).then(resolve, reject)
+      })
+    })
+  }
+
   const host = {
     identityId: () => identityId,
+    synchronizeOnConnectivity,
     storage,
     clock,
     limits,
@@ -151,19 +205,89 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     const now = clock.now()
     await storage.write(async (tx) => {
       if ((await tx.getDataset(identityId, name)) !== undefined) return
+      const valid = validateDatasetName(name, limits)
+      if (!valid.ok) throw validationError(valid.failure)
       const meta = createDatasetMeta(identityId, name, await tx.listDatasets(identityId), { now, limits })
       if (!meta.ok) throw validationError(meta.failure)
       await tx.putDataset(meta.value)
     })
   }
 
+  const syncPending = async () => {
+    if (closed || transport === undefined || identityId === UNKNOWN_IDENTITY) return
+    const datasets = await storage.read((tx) => tx.listDatasets(identityId))
+    for (const meta of datasets) {
+      const dirty = await storage.read((tx) => tx.listRecords(identityId, meta.name, { dirtyOnly: true }))
+      if (dirty.length > 0 || meta.lastSyncCount === DELETE_PENDING) {
+        synchronize(meta.name).catch((error: unknown) =>
+          options.logger?.warn('[pushsync] background sync failed', error),
+        )
+      }
+    }
+  }
+  const stopConnectivity = options.connectivity?.subscribe((online) => {
+    if (online) syncPending().catch(() => {})
+  })
+  const interval =
+    options.syncIntervalMs === undefined
+      ? undefined
+      : setInterval(() => {
+          if (options.connectivity?.isOnline() === false) return
+          syncAll().catch(() => {})
+        }, options.syncIntervalMs)
+  // A timer must not keep a Node process alive on its own.
+  ;(interval as { unref?: () => void } | undefined)?.unref?.()
+  const syncAll = async () => {
+    if (closed || transport === undefined || identityId === UNKNOWN_IDENTITY) return
+    for (const meta of await storage.read((tx) => tx.listDatasets(identityId))) {
+      synchronize(meta.name).catch((error: unknown) =>
+        options.logger?.warn('[pushsync] background sync failed', error),
+      )
+    }
+  }
+
   return {
     identityPoolId,
-    identityId,
+    get identityId() {
+      return identityId
+    },
+    async changeIdentity(newIdentityId, newTransport) {
+      assertOpen()
+      const valid = validateIdentityId(newIdentityId)
+      if (!valid.ok) throw validationError(valid.failure)
+      if (newTransport.identityId !== newIdentityId) {
+        throw new SyncError('INVALID_ARGUMENT', 'the transport must be bound to the new identity')
+      }
+      await flights.idle()
+      const from = identityId
+      if (from !== newIdentityId) {
+        await storage.write(async (tx) => {
+          const taken = new Set((await tx.listDatasets(newIdentityId)).map((meta) => meta.name))
+          for (const meta of await tx.listDatasets(from)) {
+            const records = await tx.listRecords(from, meta.name)
+            const plan = planIdentityChange(meta.name, records, from, taken)
+            taken.add(plan.name)
+            await tx.putDataset({
+              ...meta,
+              identityId: newIdentityId,
+              name: plan.name,
+              ...(plan.resetSync ? { lastSyncCount: 0, lastSyncDate: 0 } : {}),
+            })
+            await tx.putRecords(newIdentityId, plan.name, plan.records)
+            await tx.deleteDataset(from, meta.name)
+          }
+          for (const device of await tx.listDevices(from)) await tx.deleteDevice(from, device.platform)
+        })
+      }
+      identityId = newIdentityId
+      transport = newTransport
+      statuses.clear()
+    },
     async openOrCreateDataset(name) {
       assertOpen()
-      const valid = validateDatasetName(name, limits)
-      if (!valid.ok) throw validationError(valid.failure)
+      // Names are checked when a dataset is created: a merged `NAME.OLDID` may be longer than a new
+      // name may be, and must still open.
+      if (typeof name !== 'string') throw new SyncError('INVALID_ARGUMENT', 'dataset name must be a string')
       await ensureDataset(name)
       await refreshPending(name)
       return createDataset(host, name)
@@ -174,8 +298,9 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     },
     async refreshDatasetMetadata() {
       assertOpen()
-      const result = await transport.listDatasets()
-      if (!result.ok) throw transportError(result.failure, transport.name, 'listing datasets')
+      const current = requireTransport()
+      const result = await current.listDatasets()
+      if (!result.ok) throw transportError(result.failure, current.name, 'listing datasets')
       for (const remote of result.value) await ensureDataset(remote.name)
       return result.value
     },
@@ -192,8 +317,9 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
       assertOpen()
       const known = await storage.read((tx) => tx.getDevice(identityId, platform))
       if (known !== undefined && known.token === token) return known.deviceId
-      const result = await transport.registerDevice(platform, token)
-      if (!result.ok) throw transportError(result.failure, transport.name, `registering a ${platform} device`)
+      const current = requireTransport()
+      const result = await current.registerDevice(platform, token)
+      if (!result.ok) throw transportError(result.failure, current.name, `registering a ${platform} device`)
       await storage.write((tx) => tx.putDevice({ identityId, platform, deviceId: result.value, token }))
       return result.value
     },
@@ -243,6 +369,8 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     async close() {
       if (closed) return
       closed = true
+      stopConnectivity?.()
+      if (interval !== undefined) clearInterval(interval)
       await flights.idle()
       await storage.close()
     },
