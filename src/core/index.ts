@@ -58,6 +58,7 @@ export {
   type LocalDeletePlan,
   type LocalWriteContext,
   type LocalWritePlan,
+  type LocalWriteState,
   planLocalDelete,
   planLocalWrite,
   validateChanges,
@@ -83,3 +84,17 @@ export {
   validateKey,
   validateValue,
 } from './validate.js'
+export {
+  type DatasetsListing,
+  type ProtocolFailure,
+  readDate,
+  readDescribeDatasetAnswer,
+  readEpochSeconds,
+  readListDatasetsAnswer,
+  readListRecordsAnswer,
+  readRegisterDeviceAnswer,
+  readUpdateRecordsAnswer,
+  type TimestampReader,
+  type WireDataset,
+  type WireRecordsPage,
+} from './wire.js'

@@ -26,6 +26,21 @@ export interface LocalWritePlan {
   readonly meta: DatasetMeta
   /** The rows to store: only the records the changes really changed. Empty when nothing changed. */
   readonly records: readonly SyncRecord[]
+  /** The dataset's usage after the write, for a caller that keeps it between writes. */
+  readonly usage: DatasetUsage
+  /** Rows that were clean (or absent) and are now dirty: the growth of the pending count. */
+  readonly newlyDirty: number
+}
+
+/**
+ * What a local write needs to know of the dataset: the rows of the keys it touches, and the
+ * dataset's usage. Passing every row works too (the usage is then computed from them); a caller
+ * that keeps the usage avoids reading the whole dataset on every write.
+ */
+export interface LocalWriteState {
+  /** At least the current rows of the keys the changes touch. */
+  readonly rows: readonly SyncRecord[]
+  readonly usage: DatasetUsage
 }
 
 /** Live records and UTF-8 bytes of keys plus values, as Cognito counts them against its quotas. */
@@ -110,14 +125,17 @@ export function createDatasetMeta(
  */
 export function planLocalWrite(
   meta: DatasetMeta,
-  records: readonly SyncRecord[],
+  state: LocalWriteState | readonly SyncRecord[],
   changes: readonly LocalChange[],
   context: LocalWriteContext,
 ): Result<LocalWritePlan, ValidationFailure> {
   const valid = validateChanges(changes, context.limits)
   if (!valid.ok) return valid
 
-  const current = indexByKey(records)
+  const rows = isRowList(state) ? state : state.rows
+  const before = isRowList(state) ? datasetUsage(state) : state.usage
+  const current = indexByKey(rows)
+  const original = new Map<string, SyncRecord | undefined>()
   const written = new Map<string, SyncRecord>()
   for (const { key, value } of changes) {
     const existing = current.get(key)
@@ -132,13 +150,29 @@ export function planLocalWrite(
       deviceLastModifiedDate: context.now,
       dirty: true,
     }
+    if (!original.has(key)) original.set(key, existing)
     current.set(key, next)
     written.set(key, next)
   }
-  if (written.size === 0) return ok({ meta, records: [] })
+  if (written.size === 0) return ok({ meta, records: [], usage: before, newlyDirty: 0 })
 
-  const before = datasetUsage(records)
-  const after = datasetUsage(current.values())
+  // Only the touched rows change the usage: subtract what they held, add what they hold now.
+  let liveRecords = before.liveRecords
+  let bytes = before.bytes
+  let newlyDirty = 0
+  for (const [key, was] of original) {
+    const now = written.get(key)
+    if (was !== undefined && was.value !== null) {
+      liveRecords--
+      bytes -= utf8ByteLength(was.key) + utf8ByteLength(was.value)
+    }
+    if (now !== undefined && now.value !== null) {
+      liveRecords++
+      bytes += utf8ByteLength(now.key) + utf8ByteLength(now.value)
+    }
+    if (was === undefined || !was.dirty) newlyDirty++
+  }
+  const after: DatasetUsage = { liveRecords, bytes }
   const { maxRecordsPerDataset, maxDatasetBytes } = context.limits
   if (after.liveRecords > maxRecordsPerDataset && after.liveRecords > before.liveRecords) {
     return limitExceeded(
@@ -158,7 +192,16 @@ export function planLocalWrite(
       `dataset "${meta.name}" would hold ${after.bytes} bytes of keys and values; the limit is ${maxDatasetBytes}`,
     )
   }
-  return ok({ meta: { ...meta, lastModifiedDate: context.now }, records: [...written.values()] })
+  return ok({
+    meta: { ...meta, lastModifiedDate: context.now },
+    records: [...written.values()],
+    usage: after,
+    newlyDirty,
+  })
+}
+
+function isRowList(state: LocalWriteState | readonly SyncRecord[]): state is readonly SyncRecord[] {
+  return Array.isArray(state)
 }
 
 export interface LocalDeletePlan {

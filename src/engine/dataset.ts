@@ -1,6 +1,14 @@
 import type { StorageAdapter } from '../contracts/storage.js'
 import type { Limits } from '../core/limits.js'
-import { type LocalChange, planLocalDelete, planLocalWrite } from '../core/records.js'
+import type { SyncRecord } from '../core/model.js'
+import {
+  type DatasetUsage,
+  type LocalChange,
+  type LocalWriteState,
+  planLocalDelete,
+  planLocalWrite,
+  validateChanges,
+} from '../core/records.js'
 import { validateKey } from '../core/validate.js'
 import { SyncError } from '../errors.js'
 import type { Clock } from './clock.js'
@@ -51,7 +59,16 @@ export interface DatasetHost {
   status(name: string): DatasetStatus
   watchStatus(name: string, listener: (status: DatasetStatus) => void): () => void
   refreshPending(name: string): Promise<void>
+  /** The dataset's usage as of the last local write, while no sync has changed it since. */
+  knownUsage(name: string): DatasetUsage | undefined
+  rememberUsage(name: string, usage: DatasetUsage): void
+  forgetUsage(name: string): void
+  /** Adds to the pending count a write made dirty. */
+  addPending(name: string, newlyDirty: number): Promise<void>
 }
+
+/** Past this many keys one read of the whole dataset is cheaper than a read per key. */
+const KEYS_READ_ONE_BY_ONE = 32
 
 function notAString(key: string, value: unknown): SyncError {
   return new SyncError(
@@ -66,25 +83,43 @@ function notAString(key: string, value: unknown): SyncError {
 export function createDataset(host: DatasetHost, name: string): Dataset {
   const write = async (changes: LocalChange[]) => {
     host.assertOpen()
+    const valid = validateChanges(changes, host.limits)
+    if (!valid.ok) throw validationError(valid.failure)
     const identityId = host.identityId()
     const now = host.clock.now()
+    const keys = [...new Set(changes.map((change) => change.key))]
+    const known = host.knownUsage(name)
     const written = await host.storage.write(async (tx) => {
       const meta = await tx.getDataset(identityId, name)
-      if (meta === undefined)
+      if (meta === undefined) {
         throw new SyncError('DATASET_NOT_FOUND', `dataset "${name}" does not exist; open it first`)
-      const plan = planLocalWrite(meta, await tx.listRecords(identityId, name), changes, {
-        now,
-        limits: host.limits,
-      })
+      }
+      // The quota check needs the dataset's usage: kept from the last write it costs a read per
+      // touched key instead of a read of the whole dataset.
+      let state: LocalWriteState | readonly SyncRecord[]
+      if (known === undefined || keys.length > KEYS_READ_ONE_BY_ONE)
+        state = await tx.listRecords(identityId, name)
+      else {
+        const rows: SyncRecord[] = []
+        for (const key of keys) {
+          const row = await tx.getRecord(identityId, name, key)
+          if (row !== undefined) rows.push(row)
+        }
+        state = { rows, usage: known }
+      }
+      const plan = planLocalWrite(meta, state, changes, { now, limits: host.limits })
       if (!plan.ok) throw validationError(plan.failure)
-      if (plan.value.records.length === 0) return []
-      await tx.putRecords(identityId, name, plan.value.records)
-      await tx.putDataset(plan.value.meta)
-      return plan.value.records.map((record) => record.key)
+      if (plan.value.records.length > 0) {
+        await tx.putRecords(identityId, name, plan.value.records)
+        await tx.putDataset(plan.value.meta)
+      }
+      return plan.value
     })
-    if (written.length > 0) {
-      host.events.emit('datasetChanged', { dataset: name, keys: written, source: 'local' })
-      await host.refreshPending(name)
+    host.rememberUsage(name, written.usage)
+    if (written.records.length > 0) {
+      const changedKeys = written.records.map((record) => record.key)
+      host.events.emit('datasetChanged', { dataset: name, keys: changedKeys, source: 'local' })
+      await host.addPending(name, written.newlyDirty)
     }
   }
 
@@ -136,6 +171,7 @@ export function createDataset(host: DatasetHost, name: string): Dataset {
         await tx.putDataset(plan.meta)
         return plan.deleteKeys
       })
+      host.forgetUsage(name)
       host.events.emit('datasetChanged', { dataset: name, keys, source: 'local' })
       await host.refreshPending(name)
     },

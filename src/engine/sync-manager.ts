@@ -6,7 +6,7 @@ import { type Limits, resolveLimits } from '../core/limits.js'
 import { type DatasetMeta, DELETE_PENDING, type Platform } from '../core/model.js'
 import { decidePushSync } from '../core/push-decision.js'
 import { type PushSyncUpdate, parsePushPayload } from '../core/push-payload.js'
-import { createDatasetMeta } from '../core/records.js'
+import { createDatasetMeta, type DatasetUsage } from '../core/records.js'
 import { validateDatasetName, validateIdentityId } from '../core/validate.js'
 import { isSyncError, SyncError } from '../errors.js'
 import { type Clock, systemClock } from './clock.js'
@@ -89,6 +89,8 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
   const events = new SyncEventEmitter()
   const flights = new SingleFlight<SyncResult>()
   const statuses = new Map<string, DatasetStatus>()
+  // Usage kept between local writes; a sync changes records behind it, so it is dropped then.
+  const usages = new Map<string, DatasetUsage>()
   const watchers = new Map<string, Set<(status: DatasetStatus) => void>>()
   let closed = false
 
@@ -136,6 +138,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
       return Promise.reject(error)
     }
     return flights.run(name, async () => {
+      usages.delete(name)
       setStatus(name, { syncing: true })
       events.emit('syncStarted', { dataset: name })
       try {
@@ -165,6 +168,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
         events.emit('syncFailed', { dataset: name, error })
         throw error
       } finally {
+        usages.delete(name)
         await refreshPending(name).catch(() => {})
       }
     })
@@ -199,6 +203,17 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
       return () => void set.delete(listener)
     },
     refreshPending,
+    knownUsage: (name: string) => (flights.isRunning(name) ? undefined : usages.get(name)),
+    rememberUsage(name: string, usage: DatasetUsage) {
+      if (flights.isRunning(name)) usages.delete(name)
+      else usages.set(name, usage)
+    },
+    forgetUsage: (name: string) => void usages.delete(name),
+    async addPending(name: string, newlyDirty: number) {
+      const known = statuses.get(name)
+      if (known === undefined || flights.isRunning(name)) await refreshPending(name)
+      else if (newlyDirty !== 0) setStatus(name, { pendingChanges: known.pendingChanges + newlyDirty })
+    },
   }
 
   const ensureDataset = async (name: string) => {
@@ -282,6 +297,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
       identityId = newIdentityId
       transport = newTransport
       statuses.clear()
+      usages.clear()
     },
     async openOrCreateDataset(name) {
       assertOpen()
@@ -312,6 +328,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
           await tx.deleteDevice(identityId, device.platform)
       })
       statuses.clear()
+      usages.clear()
     },
     async registerDevice(platform, token) {
       assertOpen()

@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   createDatasetMeta,
@@ -20,6 +21,8 @@ describe('planLocalWrite', () => {
       value: {
         meta: { ...meta, lastModifiedDate: 500 },
         records: [local('theme', 'dark', { deviceLastModifiedDate: 500 })],
+        usage: { liveRecords: 1, bytes: 9 },
+        newlyDirty: 1,
       },
     })
   })
@@ -35,7 +38,10 @@ describe('planLocalWrite', () => {
   it('treats putting the same value as a no-op, so nothing is pushed again', () => {
     const clean = local('theme', 'dark', { syncCount: 7, dirty: false })
     const plan = planLocalWrite(meta, [clean], [{ key: 'theme', value: 'dark' }], context)
-    expect(plan).toEqual({ ok: true, value: { meta, records: [] } })
+    expect(plan).toEqual({
+      ok: true,
+      value: { meta, records: [], usage: { liveRecords: 1, bytes: 9 }, newlyDirty: 0 },
+    })
   })
 
   it('stores the empty string as a value, not as a removal', () => {
@@ -54,14 +60,15 @@ describe('planLocalWrite', () => {
     expect(removed.ok && removed.value.records).toEqual([
       { ...clean, value: null, dirty: true, deviceLastModifiedDate: 500 },
     ])
+    const nothing = { meta, records: [], usage: { liveRecords: 0, bytes: 0 }, newlyDirty: 0 }
     expect(planLocalWrite(meta, [], [{ key: 'a', value: null }], context)).toEqual({
       ok: true,
-      value: { meta, records: [] },
+      value: nothing,
     })
     const tombstone = local('a', null, { dirty: false, syncCount: 3 })
     expect(planLocalWrite(meta, [tombstone], [{ key: 'a', value: null }], context)).toEqual({
       ok: true,
-      value: { meta, records: [] },
+      value: nothing,
     })
   })
 
@@ -161,5 +168,50 @@ describe('planLocalDelete', () => {
       meta: { ...meta, lastSyncCount: DELETE_PENDING, lastModifiedDate: 700 },
       deleteKeys: ['a', 'b'],
     })
+  })
+})
+
+describe('planLocalWrite with a kept usage', () => {
+  const row = fc.record({
+    key: fc.constantFrom('a', 'b', 'c', 'd', 'é', '😀'),
+    value: fc.option(fc.string({ maxLength: 5 }), { nil: null }),
+    dirty: fc.boolean(),
+  })
+  const change = fc.record({
+    key: fc.constantFrom<string>('a', 'b', 'c', 'e', '😀'),
+    value: fc.option(fc.string({ maxLength: 5 }), { nil: null }),
+  })
+
+  it('decides exactly as with every row, given only the touched rows and the usage', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(row, { selector: (r) => r.key }),
+        fc.array(change, { maxLength: 6 }),
+        (rows, changes) => {
+          const records = rows.map((r) =>
+            local(r.key, r.value, { dirty: r.dirty, syncCount: r.dirty ? 0 : 1 }),
+          )
+          const limits = resolveLimits({ maxRecordsPerDataset: 4, maxDatasetBytes: 20 })
+          const touched = new Set(changes.map((c) => c.key))
+          const full = planLocalWrite(meta, records, changes, { now: 1, limits })
+          const kept = planLocalWrite(
+            meta,
+            { rows: records.filter((r) => touched.has(r.key)), usage: datasetUsage(records) },
+            changes,
+            { now: 1, limits },
+          )
+          expect(kept).toEqual(full)
+          if (full.ok) {
+            const after = new Map(records.map((r) => [r.key, r]))
+            for (const written of full.value.records) after.set(written.key, written)
+            expect(full.value.usage).toEqual(datasetUsage(after.values()))
+            const dirtyBefore = records.filter((r) => r.dirty).length
+            expect(full.value.newlyDirty).toBe(
+              [...after.values()].filter((r) => r.dirty).length - dirtyBefore,
+            )
+          }
+        },
+      ),
+    )
   })
 })
