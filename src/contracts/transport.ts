@@ -1,5 +1,6 @@
 import type { Platform, RecordPatch, RemoteRecord } from '../core/model.js'
 import type { Result } from '../core/result.js'
+import type { WireDataset, WireRecordsPage } from '../core/wire.js'
 
 /**
  * The transport port: Cognito Sync's operations for one identity of one pool. Failures are values,
@@ -55,17 +56,8 @@ export interface ListRecordsRequest {
   readonly syncSessionToken?: string
 }
 
-export interface RecordsPage {
-  readonly records: RemoteRecord[]
-  /** Absent on the last page. */
-  readonly nextToken: string | null
-  readonly datasetSyncCount: number
-  readonly datasetExists: boolean
-  readonly datasetDeletedAfterRequestedSyncCount: boolean
-  readonly mergedDatasetNames: string[]
-  readonly lastModifiedBy: string | null
-  readonly syncSessionToken: string
-}
+/** One page of ListRecords; the core's reader of the wire answers produces it. */
+export type RecordsPage = WireRecordsPage
 
 export interface UpdateRecordsRequest {
   readonly datasetName: string
@@ -75,15 +67,8 @@ export interface UpdateRecordsRequest {
   readonly deviceId?: string
 }
 
-export interface RemoteDataset {
-  readonly name: string
-  readonly creationDate: number
-  readonly lastModifiedDate: number
-  readonly lastModifiedBy: string | null
-  /** UTF-8 bytes of keys and values. */
-  readonly dataStorage: number
-  readonly numRecords: number
-}
+/** A dataset as ListDatasets and DescribeDataset describe it. */
+export type RemoteDataset = WireDataset
 
 /** What went wrong, as the engine needs to know it. */
 export type TransportFailure =

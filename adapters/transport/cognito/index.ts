@@ -9,14 +9,11 @@
  * @module
  */
 import {
-  type _Record,
   type CognitoSyncClient,
-  type Dataset,
   DeleteDatasetCommand,
   DescribeDatasetCommand,
   ListDatasetsCommand,
   ListRecordsCommand,
-  type ListRecordsResponse,
   RegisterDeviceCommand,
   type Platform as SdkPlatform,
   SubscribeToDatasetCommand,
@@ -25,14 +22,21 @@ import {
 } from '@aws-sdk/client-cognito-sync'
 import type {
   ListRecordsRequest,
-  RecordsPage,
-  RemoteDataset,
   Transport,
   TransportFailure,
   UpdateRecordsRequest,
 } from '../../../src/contracts/transport.js'
-import type { Platform, RemoteRecord } from '../../../src/core/model.js'
+import type { Platform } from '../../../src/core/model.js'
 import { fail, ok, type Result } from '../../../src/core/result.js'
+import {
+  type DatasetsListing,
+  readDate,
+  readDescribeDatasetAnswer,
+  readListDatasetsAnswer,
+  readListRecordsAnswer,
+  readRegisterDeviceAnswer,
+  readUpdateRecordsAnswer,
+} from '../../../src/core/wire.js'
 import { abortedFailure, mapCognitoError } from './map-error.js'
 
 export interface CognitoTransportOptions {
@@ -58,12 +62,12 @@ export function createCognitoTransport(options: CognitoTransportOptions): Transp
   const ids = { IdentityPoolId: identityPoolId, IdentityId: identityId }
 
   /**
-   * Sends one command and reads its output. An SDK rejection becomes a failure value; an output of
-   * the wrong shape becomes `protocol`.
+   * Sends one command and reads its output. An SDK rejection becomes a failure value; `read` turns an
+   * output of the wrong shape into `protocol`.
    */
   async function call<TOutput, TValue>(
     send: (abortSignal: AbortSignal | undefined) => Promise<TOutput>,
-    read: (output: TOutput) => TValue,
+    read: (output: TOutput) => Result<TValue, TransportFailure>,
     signal: AbortSignal | undefined,
   ): Promise<Result<TValue, TransportFailure>> {
     // The SDK would resolve credentials (maybe a network round trip) before noticing the abort.
@@ -74,12 +78,7 @@ export function createCognitoTransport(options: CognitoTransportOptions): Transp
     } catch (error) {
       return fail(mapCognitoError(error, signal))
     }
-    try {
-      return ok(read(output))
-    } catch (error) {
-      if (error instanceof ShapeError) return fail({ kind: 'protocol', message: error.message })
-      throw error
-    }
+    return read(output)
   }
 
   const sendOptions = (abortSignal: AbortSignal | undefined) =>
@@ -106,7 +105,7 @@ export function createCognitoTransport(options: CognitoTransportOptions): Transp
             }),
             sendOptions(abortSignal),
           ),
-        readRecordsPage,
+        (output) => readListRecordsAnswer(output, readDate),
         signal,
       )
     },
@@ -131,43 +130,33 @@ export function createCognitoTransport(options: CognitoTransportOptions): Transp
             }),
             sendOptions(abortSignal),
           ),
-        (output) => list(output.Records, 'Records').map(readRecord),
+        (output) => readUpdateRecordsAnswer(output, readDate),
         signal,
       )
     },
 
     async listDatasets(signal?: AbortSignal) {
-      const datasets: RemoteDataset[] = []
-      const seen = new Set<string>()
-      let nextToken: string | undefined
+      let listing: DatasetsListing | undefined
       do {
-        const token = nextToken
+        const before = listing
+        const token = before?.nextToken ?? null
         const page = await call(
           (abortSignal) =>
             client.send(
               new ListDatasetsCommand({
                 ...ids,
                 MaxResults: DATASETS_PAGE_SIZE,
-                ...(token === undefined ? {} : { NextToken: token }),
+                ...(token === null ? {} : { NextToken: token }),
               }),
               sendOptions(abortSignal),
             ),
-          (output) => ({
-            datasets: list(output.Datasets, 'Datasets').map(readDataset),
-            nextToken: optionalString(output.NextToken, 'NextToken') ?? undefined,
-          }),
+          (output) => readListDatasetsAnswer(output, readDate, before),
           signal,
         )
         if (!page.ok) return page
-        datasets.push(...page.value.datasets)
-        nextToken = page.value.nextToken
-        // A server that hands out the same token twice would keep this loop going forever.
-        if (nextToken !== undefined && seen.has(nextToken)) {
-          return fail({ kind: 'protocol', message: 'ListDatasets returned the same NextToken twice' })
-        }
-        if (nextToken !== undefined) seen.add(nextToken)
-      } while (nextToken !== undefined)
-      return ok(datasets)
+        listing = page.value
+      } while (listing.nextToken !== null)
+      return ok(listing.datasets)
     },
 
     describeDataset(datasetName: string, signal?: AbortSignal) {
@@ -177,10 +166,7 @@ export function createCognitoTransport(options: CognitoTransportOptions): Transp
             new DescribeDatasetCommand({ ...ids, DatasetName: datasetName }),
             sendOptions(abortSignal),
           ),
-        (output) => {
-          if (output.Dataset === undefined) throw new ShapeError('DescribeDataset returned no Dataset')
-          return readDataset(output.Dataset)
-        },
+        (output) => readDescribeDatasetAnswer(output, readDate),
         signal,
       )
     },
@@ -192,7 +178,7 @@ export function createCognitoTransport(options: CognitoTransportOptions): Transp
             new DeleteDatasetCommand({ ...ids, DatasetName: datasetName }),
             sendOptions(abortSignal),
           ),
-        () => undefined,
+        () => ok(undefined),
         signal,
       )
     },
@@ -209,12 +195,7 @@ export function createCognitoTransport(options: CognitoTransportOptions): Transp
             }),
             sendOptions(abortSignal),
           ),
-        (output) => {
-          const deviceId = optionalString(output.DeviceId, 'DeviceId')
-          if (deviceId === null || deviceId === '')
-            throw new ShapeError('RegisterDevice returned no DeviceId')
-          return deviceId
-        },
+        readRegisterDeviceAnswer,
         signal,
       )
     },
@@ -226,7 +207,7 @@ export function createCognitoTransport(options: CognitoTransportOptions): Transp
             new SubscribeToDatasetCommand({ ...ids, DatasetName: datasetName, DeviceId: deviceId }),
             sendOptions(abortSignal),
           ),
-        () => undefined,
+        () => ok(undefined),
         signal,
       )
     },
@@ -238,90 +219,9 @@ export function createCognitoTransport(options: CognitoTransportOptions): Transp
             new UnsubscribeFromDatasetCommand({ ...ids, DatasetName: datasetName, DeviceId: deviceId }),
             sendOptions(abortSignal),
           ),
-        () => undefined,
+        () => ok(undefined),
         signal,
       )
     },
   }
-}
-
-/** An output the SDK parsed but that lacks what the port promises. */
-class ShapeError extends Error {}
-
-function readRecordsPage(output: ListRecordsResponse): RecordsPage {
-  const token = optionalString(output.SyncSessionToken, 'SyncSessionToken')
-  if (token === null || token === '') throw new ShapeError('ListRecords returned no SyncSessionToken')
-  return {
-    records: list(output.Records, 'Records').map(readRecord),
-    nextToken: optionalString(output.NextToken, 'NextToken'),
-    datasetSyncCount: count(output.DatasetSyncCount, 'DatasetSyncCount'),
-    // Absent flags and lists are false and empty, as AWS leaves empty members out of answers.
-    datasetExists: output.DatasetExists === true,
-    datasetDeletedAfterRequestedSyncCount: output.DatasetDeletedAfterRequestedSyncCount === true,
-    mergedDatasetNames: list(output.MergedDatasetNames, 'MergedDatasetNames').map((name) => {
-      if (typeof name !== 'string') throw new ShapeError('MergedDatasetNames holds a non-string')
-      return name
-    }),
-    lastModifiedBy: optionalString(output.LastModifiedBy, 'LastModifiedBy'),
-    syncSessionToken: token,
-  }
-}
-
-function readRecord(record: _Record): RemoteRecord {
-  if (typeof record !== 'object' || record === null) throw new ShapeError('a record is not an object')
-  if (typeof record.Key !== 'string') throw new ShapeError('a record has no Key')
-  const field = `record ${JSON.stringify(record.Key)}`
-  return {
-    key: record.Key,
-    // A missing value is a tombstone; an empty string is a value.
-    value: optionalString(record.Value, `${field} Value`),
-    syncCount: count(record.SyncCount, `${field} SyncCount`),
-    lastModifiedDate: epochMs(record.LastModifiedDate, `${field} LastModifiedDate`),
-    lastModifiedBy: optionalString(record.LastModifiedBy, `${field} LastModifiedBy`),
-    deviceLastModifiedDate:
-      record.DeviceLastModifiedDate === undefined || record.DeviceLastModifiedDate === null
-        ? null
-        : epochMs(record.DeviceLastModifiedDate, `${field} DeviceLastModifiedDate`),
-  }
-}
-
-function readDataset(dataset: Dataset): RemoteDataset {
-  if (typeof dataset !== 'object' || dataset === null) throw new ShapeError('a dataset is not an object')
-  if (typeof dataset.DatasetName !== 'string') throw new ShapeError('a dataset has no DatasetName')
-  const field = `dataset ${JSON.stringify(dataset.DatasetName)}`
-  return {
-    name: dataset.DatasetName,
-    creationDate: epochMs(dataset.CreationDate, `${field} CreationDate`),
-    lastModifiedDate: epochMs(dataset.LastModifiedDate, `${field} LastModifiedDate`),
-    lastModifiedBy: optionalString(dataset.LastModifiedBy, `${field} LastModifiedBy`),
-    dataStorage: count(dataset.DataStorage, `${field} DataStorage`),
-    numRecords: count(dataset.NumRecords, `${field} NumRecords`),
-  }
-}
-
-function list<T>(value: T[] | undefined, field: string): T[] {
-  if (value === undefined || value === null) return []
-  if (!Array.isArray(value)) throw new ShapeError(`${field} is not a list`)
-  return value
-}
-
-function optionalString(value: unknown, field: string): string | null {
-  if (value === undefined || value === null) return null
-  if (typeof value !== 'string') throw new ShapeError(`${field} is not a string`)
-  return value
-}
-
-function count(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new ShapeError(`${field} is not a count: ${String(value)}`)
-  }
-  return value
-}
-
-/** The SDK parses the wire's epoch seconds into a `Date`; the port counts epoch milliseconds. */
-function epochMs(value: unknown, field: string): number {
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
-    throw new ShapeError(`${field} is not a date: ${String(value)}`)
-  }
-  return value.getTime()
 }

@@ -11,15 +11,22 @@
  */
 import type {
   ListRecordsRequest,
-  RecordsPage,
-  RemoteDataset,
   Transport,
   TransportFailure,
   UpdateRecordsRequest,
 } from '../../../src/contracts/transport.js'
-import type { Platform, RemoteRecord } from '../../../src/core/model.js'
+import type { Platform } from '../../../src/core/model.js'
 import { fail, ok, type Result } from '../../../src/core/result.js'
 import { errorTypeName, failureKindOf, retryAfterMs } from '../../../src/core/transport-failure.js'
+import {
+  type DatasetsListing,
+  readDescribeDatasetAnswer,
+  readEpochSeconds,
+  readListDatasetsAnswer,
+  readListRecordsAnswer,
+  readRegisterDeviceAnswer,
+  readUpdateRecordsAnswer,
+} from '../../../src/core/wire.js'
 import { SyncError } from '../../../src/errors.js'
 
 /**
@@ -132,22 +139,17 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
     return ok(json)
   }
 
-  /** Runs a request and reads its answer; an answer of the wrong shape is `protocol`. */
+  /** Runs a request and reads its answer; `read` turns an answer of the wrong shape into `protocol`. */
   async function call<TValue>(
     method: 'GET' | 'POST' | 'DELETE',
     path: string,
     body: object | undefined,
     signal: AbortSignal | undefined,
-    read: (answer: Record<string, unknown>) => TValue,
+    read: (answer: Record<string, unknown>) => Result<TValue, TransportFailure>,
   ): Promise<Result<TValue, TransportFailure>> {
     const answer = await request(method, path, body, signal)
     if (!answer.ok) return answer
-    try {
-      return ok(read(answer.value))
-    } catch (error) {
-      if (error instanceof ShapeError) return fail({ kind: 'protocol', message: error.message })
-      throw error
-    }
+    return read(answer.value)
   }
 
   return {
@@ -169,7 +171,7 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
         `${datasetPath(request.datasetName)}/records?${query.join('&')}`,
         undefined,
         signal,
-        readRecordsPage,
+        (answer) => readListRecordsAnswer(answer, readEpochSeconds),
       )
     },
 
@@ -187,61 +189,52 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
         })),
       }
       return call('POST', datasetPath(request.datasetName), body, signal, (answer) =>
-        list(answer.Records, 'Records').map(readRecord),
+        readUpdateRecordsAnswer(answer, readEpochSeconds),
       )
     },
 
     async listDatasets(signal?: AbortSignal) {
-      const datasets: RemoteDataset[] = []
-      const seen = new Set<string>()
-      let nextToken: string | null = null
+      let listing: DatasetsListing | undefined
       do {
-        const query: string =
-          nextToken === null
+        const before = listing
+        const token = before?.nextToken ?? null
+        const query =
+          token === null
             ? `maxResults=${DATASETS_PAGE_SIZE}`
-            : `maxResults=${DATASETS_PAGE_SIZE}&nextToken=${segment(nextToken)}`
-        const page = await call('GET', `${identityPath}/datasets?${query}`, undefined, signal, (answer) => ({
-          datasets: list(answer.Datasets, 'Datasets').map(readDataset),
-          nextToken: optionalString(answer.NextToken, 'NextToken'),
-        }))
+            : `maxResults=${DATASETS_PAGE_SIZE}&nextToken=${segment(token)}`
+        const page = await call('GET', `${identityPath}/datasets?${query}`, undefined, signal, (answer) =>
+          readListDatasetsAnswer(answer, readEpochSeconds, before),
+        )
         if (!page.ok) return page
-        datasets.push(...page.value.datasets)
-        nextToken = page.value.nextToken
-        // A server that hands out the same token twice would keep this loop going forever.
-        if (nextToken !== null && seen.has(nextToken)) {
-          return fail({ kind: 'protocol', message: 'ListDatasets returned the same NextToken twice' })
-        }
-        if (nextToken !== null) seen.add(nextToken)
-      } while (nextToken !== null)
-      return ok(datasets)
+        listing = page.value
+      } while (listing.nextToken !== null)
+      return ok(listing.datasets)
     },
 
     describeDataset(datasetName: string, signal?: AbortSignal) {
-      return call('GET', datasetPath(datasetName), undefined, signal, (answer) => readDataset(answer.Dataset))
+      return call('GET', datasetPath(datasetName), undefined, signal, (answer) =>
+        readDescribeDatasetAnswer(answer, readEpochSeconds),
+      )
     },
 
     deleteDataset(datasetName: string, signal?: AbortSignal) {
-      return call('DELETE', datasetPath(datasetName), undefined, signal, () => undefined)
+      return call('DELETE', datasetPath(datasetName), undefined, signal, () => ok(undefined))
     },
 
     registerDevice(platform: Platform, token: string, signal?: AbortSignal) {
       // The one path with a singular `identity`, as in Cognito's API.
       const path = `/identitypools/${segment(identityPoolId)}/identity/${segment(identityId)}/device`
-      return call('POST', path, { Platform: platform, Token: token }, signal, (answer) => {
-        const deviceId = optionalString(answer.DeviceId, 'DeviceId')
-        if (deviceId === null || deviceId === '') throw new ShapeError('RegisterDevice returned no DeviceId')
-        return deviceId
-      })
+      return call('POST', path, { Platform: platform, Token: token }, signal, readRegisterDeviceAnswer)
     },
 
     subscribe(datasetName: string, deviceId: string, signal?: AbortSignal) {
       const path = `${datasetPath(datasetName)}/subscriptions/${segment(deviceId)}`
-      return call('POST', path, undefined, signal, () => undefined)
+      return call('POST', path, undefined, signal, () => ok(undefined))
     },
 
     unsubscribe(datasetName: string, deviceId: string, signal?: AbortSignal) {
       const path = `${datasetPath(datasetName)}/subscriptions/${segment(deviceId)}`
-      return call('DELETE', path, undefined, signal, () => undefined)
+      return call('DELETE', path, undefined, signal, () => ok(undefined))
     },
   }
 }
@@ -314,103 +307,6 @@ function errorFailure(response: FetchResponse, body: Record<string, unknown> | u
 function stringField(body: Record<string, unknown> | undefined, name: string): string | undefined {
   const value = body?.[name]
   return typeof value === 'string' ? value : undefined
-}
-
-/** An answer that is JSON but lacks what the port promises. */
-class ShapeError extends Error {}
-
-function readRecordsPage(answer: Record<string, unknown>): RecordsPage {
-  const token = optionalString(answer.SyncSessionToken, 'SyncSessionToken')
-  if (token === null || token === '') throw new ShapeError('ListRecords returned no SyncSessionToken')
-  return {
-    records: list(answer.Records, 'Records').map(readRecord),
-    nextToken: optionalString(answer.NextToken, 'NextToken'),
-    datasetSyncCount: count(answer.DatasetSyncCount, 'DatasetSyncCount'),
-    // Absent flags and lists are false and empty, as AWS leaves empty members out of answers.
-    datasetExists: flag(answer.DatasetExists, 'DatasetExists'),
-    datasetDeletedAfterRequestedSyncCount: flag(
-      answer.DatasetDeletedAfterRequestedSyncCount,
-      'DatasetDeletedAfterRequestedSyncCount',
-    ),
-    mergedDatasetNames: list(answer.MergedDatasetNames, 'MergedDatasetNames').map((name) => {
-      if (typeof name !== 'string') throw new ShapeError('MergedDatasetNames holds a non-string')
-      return name
-    }),
-    lastModifiedBy: optionalString(answer.LastModifiedBy, 'LastModifiedBy'),
-    syncSessionToken: token,
-  }
-}
-
-function readRecord(value: unknown): RemoteRecord {
-  const record = object(value, 'a record')
-  if (typeof record.Key !== 'string') throw new ShapeError('a record has no Key')
-  const field = `record ${JSON.stringify(record.Key)}`
-  return {
-    key: record.Key,
-    // A missing value is a tombstone; an empty string is a value.
-    value: optionalString(record.Value, `${field} Value`),
-    syncCount: count(record.SyncCount, `${field} SyncCount`),
-    lastModifiedDate: epochMs(record.LastModifiedDate, `${field} LastModifiedDate`),
-    lastModifiedBy: optionalString(record.LastModifiedBy, `${field} LastModifiedBy`),
-    deviceLastModifiedDate:
-      record.DeviceLastModifiedDate === undefined || record.DeviceLastModifiedDate === null
-        ? null
-        : epochMs(record.DeviceLastModifiedDate, `${field} DeviceLastModifiedDate`),
-  }
-}
-
-function readDataset(value: unknown): RemoteDataset {
-  const dataset = object(value, 'Dataset')
-  if (typeof dataset.DatasetName !== 'string') throw new ShapeError('a dataset has no DatasetName')
-  const field = `dataset ${JSON.stringify(dataset.DatasetName)}`
-  return {
-    name: dataset.DatasetName,
-    creationDate: epochMs(dataset.CreationDate, `${field} CreationDate`),
-    lastModifiedDate: epochMs(dataset.LastModifiedDate, `${field} LastModifiedDate`),
-    lastModifiedBy: optionalString(dataset.LastModifiedBy, `${field} LastModifiedBy`),
-    dataStorage: count(dataset.DataStorage, `${field} DataStorage`),
-    numRecords: count(dataset.NumRecords, `${field} NumRecords`),
-  }
-}
-
-function object(value: unknown, field: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ShapeError(`${field} is not an object`)
-  }
-  return value as Record<string, unknown>
-}
-
-function list(value: unknown, field: string): unknown[] {
-  if (value === undefined || value === null) return []
-  if (!Array.isArray(value)) throw new ShapeError(`${field} is not a list`)
-  return value
-}
-
-function flag(value: unknown, field: string): boolean {
-  if (value === undefined || value === null) return false
-  if (typeof value !== 'boolean') throw new ShapeError(`${field} is not a boolean`)
-  return value
-}
-
-function optionalString(value: unknown, field: string): string | null {
-  if (value === undefined || value === null) return null
-  if (typeof value !== 'string') throw new ShapeError(`${field} is not a string`)
-  return value
-}
-
-function count(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new ShapeError(`${field} is not a count: ${JSON.stringify(value)}`)
-  }
-  return value
-}
-
-/** The wire's timestamps are epoch seconds, possibly fractional; the port counts milliseconds. */
-function epochMs(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new ShapeError(`${field} is not a timestamp: ${JSON.stringify(value)}`)
-  }
-  return Math.round(value * 1000)
 }
 
 function toEpochSeconds(ms: number): number {

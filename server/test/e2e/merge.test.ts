@@ -1,5 +1,4 @@
 import {
-  CognitoIdentityClient,
   GetCredentialsForIdentityCommand,
   NotAuthorizedException as IdentityNotAuthorized,
 } from '@aws-sdk/client-cognito-identity'
@@ -13,11 +12,11 @@ import {
   type RecordPatch,
   UpdateRecordsCommand,
 } from '@aws-sdk/client-cognito-sync'
-import { fromCognitoIdentityPool } from '@aws-sdk/credential-providers'
 import { HttpRequest } from '@smithy/protocol-http'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Sha256 } from '../../src/auth/sigv4.js'
+import { createDevice } from './devices.js'
 import { ADMIN, type RunningServer, spawnServer } from './spawn-server.js'
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
@@ -33,23 +32,8 @@ afterAll(async () => {
   await server?.stop()
 })
 
-/** A device of a new identity, each with its own identity id cache, as in sdk-v3.test.ts. */
-async function newDevice() {
-  const identity = new CognitoIdentityClient({ region, endpoint: server.url })
-  const cache = new Map<string, string>()
-  const credentials = fromCognitoIdentityPool({
-    identityPoolId,
-    clientConfig: { region, endpoint: server.url },
-    cache: {
-      getItem: (key: string) => cache.get(key) ?? null,
-      setItem: (key: string, value: string) => void cache.set(key, value),
-      removeItem: (key: string) => void cache.delete(key),
-    },
-  })
-  const { identityId } = await credentials()
-  const sync = new CognitoSyncClient({ region, endpoint: server.url, credentials })
-  return { identityId, sync, identity, credentials }
-}
+/** A device of a new identity of this file's pool. */
+const newDevice = () => createDevice({ url: server.url, identityPoolId })
 
 interface SigningCredentials {
   readonly accessKeyId: string

@@ -27,8 +27,8 @@ import {
   UnsubscribeFromDatasetCommand,
   UpdateRecordsCommand,
 } from '@aws-sdk/client-cognito-sync'
-import { fromCognitoIdentityPool } from '@aws-sdk/credential-providers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createDevice } from './devices.js'
 import { ADMIN, type RunningServer, spawnServer } from './spawn-server.js'
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
@@ -44,27 +44,8 @@ afterAll(async () => {
   await server?.stop()
 })
 
-/**
- * A device of a new identity: the SDK's own Cognito Identity provider runs GetId and
- * GetCredentialsForIdentity against the server, and the sync client signs with what it got.
- */
-async function newDevice() {
-  const identity = new CognitoIdentityClient({ region, endpoint: server.url })
-  // Each device keeps its own identity id, as an app on its own phone would.
-  const cache = new Map<string, string>()
-  const credentials = fromCognitoIdentityPool({
-    identityPoolId,
-    clientConfig: { region, endpoint: server.url },
-    cache: {
-      getItem: (key: string) => cache.get(key) ?? null,
-      setItem: (key: string, value: string) => void cache.set(key, value),
-      removeItem: (key: string) => void cache.delete(key),
-    },
-  })
-  const { identityId } = await credentials()
-  const sync = new CognitoSyncClient({ region, endpoint: server.url, credentials })
-  return { identityId, sync, identity, credentials }
-}
+/** A device of a new identity of this file's pool. */
+const newDevice = () => createDevice({ url: server.url, identityPoolId })
 
 function adminClient() {
   return new CognitoSyncClient({ region, endpoint: server.url, credentials: ADMIN })

@@ -10,8 +10,8 @@ import {
   SetCognitoEventsCommand,
   UpdateRecordsCommand,
 } from '@aws-sdk/client-cognito-sync'
-import { fromCognitoIdentityPool } from '@aws-sdk/credential-providers'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createDevice } from './devices.js'
 import { ADMIN, type RunningServer, spawnServer } from './spawn-server.js'
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
@@ -89,22 +89,9 @@ beforeEach(() => {
  */
 const clientOptions = { region, maxAttempts: 1 }
 
-/** A device of a new identity, each with its own identity id cache, as in sdk-v3.test.ts. */
-async function newDevice() {
-  const cache = new Map<string, string>()
-  const credentials = fromCognitoIdentityPool({
-    identityPoolId,
-    clientConfig: { region, endpoint: server.url },
-    cache: {
-      getItem: (key: string) => cache.get(key) ?? null,
-      setItem: (key: string, value: string) => void cache.set(key, value),
-      removeItem: (key: string) => void cache.delete(key),
-    },
-  })
-  const { identityId } = await credentials()
-  const sync = new CognitoSyncClient({ ...clientOptions, endpoint: server.url, credentials })
-  return { identityId, sync }
-}
+/** A device of a new identity of this file's pool. */
+const newDevice = () =>
+  createDevice({ url: server.url, identityPoolId, maxAttempts: clientOptions.maxAttempts })
 
 function adminClient() {
   return new CognitoSyncClient({ ...clientOptions, endpoint: server.url, credentials: ADMIN })
