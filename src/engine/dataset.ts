@@ -40,6 +40,10 @@ export interface Dataset {
   synchronize(options?: SynchronizeOptions): Promise<SyncResult>
   /** Synchronizes now when online, else as soon as the manager's connectivity source reports online. */
   synchronizeOnConnectivity(options?: SynchronizeOptions): Promise<SyncResult>
+  /** Subscribes this device to the dataset's pushes; the dataset must exist on the server (sync first). */
+  subscribe(): Promise<void>
+  /** Unsubscribes; a dataset or device the server does not know is fine. */
+  unsubscribe(): Promise<void>
   /** Deletes the dataset locally now and on the server at the next synchronize. */
   delete(): Promise<void>
   getStatus(): DatasetStatus
@@ -56,6 +60,7 @@ export interface DatasetHost {
   assertOpen(): void
   synchronize(name: string, options?: SynchronizeOptions): Promise<SyncResult>
   synchronizeOnConnectivity(name: string, options?: SynchronizeOptions): Promise<SyncResult>
+  subscription(name: string, subscribed: boolean): Promise<void>
   status(name: string): DatasetStatus
   watchStatus(name: string, listener: (status: DatasetStatus) => void): () => void
   refreshPending(name: string): Promise<void>
@@ -159,6 +164,8 @@ export function createDataset(host: DatasetHost, name: string): Dataset {
     },
     synchronize: (options) => host.synchronize(name, options),
     synchronizeOnConnectivity: (options) => host.synchronizeOnConnectivity(name, options),
+    subscribe: () => host.subscription(name, true),
+    unsubscribe: () => host.subscription(name, false),
     async delete() {
       host.assertOpen()
       const identityId = host.identityId()

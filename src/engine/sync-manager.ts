@@ -67,8 +67,18 @@ export interface SyncManager {
   refreshDatasetMetadata(): Promise<RemoteDataset[]>
   /** Removes everything this device keeps for the identity, pending changes included. */
   wipeData(): Promise<void>
+  /**
+   * Registers this device's push token with the server and keeps the device id per identity and
+   * platform; registering the same token again asks nothing of the server, a new token registers again.
+   */
   registerDevice(platform: Platform, token: string): Promise<string>
-  isDeviceRegistered(): Promise<boolean>
+  isDeviceRegistered(platform?: Platform): Promise<boolean>
+  /** Forgets the local registration (the server keeps the device until its token is reported gone). */
+  unregisterDevice(platform?: Platform): Promise<void>
+  /** Subscribes this device to pushes of every local dataset (each must exist on the server). */
+  subscribeAll(): Promise<void>
+  /** Unsubscribes every local dataset; datasets or devices the server does not know are fine. */
+  unsubscribeAll(): Promise<void>
   /** Any platform's push payload as a PushSyncUpdate; throws PUSH_PAYLOAD_INVALID otherwise. */
   getPushSyncUpdate(payload: unknown): PushSyncUpdate
   /** Synchronizes the dataset a push names when it is newer than this device; resolves what it decided. */
@@ -186,8 +196,29 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     })
   }
 
+  /** Subscribes or unsubscribes this device; unsubscribing what the server does not know is fine. */
+  const subscription = async (name: string, subscribed: boolean) => {
+    assertOpen()
+    const current = requireTransport()
+    const device = await deviceId()
+    if (device === undefined) {
+      if (!subscribed) return
+      throw new SyncError('DEVICE_NOT_REGISTERED', 'register the device (registerDevice) before subscribing')
+    }
+    const result = subscribed
+      ? await current.subscribe(name, device)
+      : await current.unsubscribe(name, device)
+    if (result.ok || (!subscribed && result.failure.kind === 'notFound')) return
+    throw transportError(
+      result.failure,
+      current.name,
+      `${subscribed ? 'subscribing to' : 'unsubscribing from'} dataset "${name}"`,
+    )
+  }
+
   const host = {
     identityId: () => identityId,
+    subscription,
     synchronizeOnConnectivity,
     storage,
     clock,
@@ -340,9 +371,29 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
       await storage.write((tx) => tx.putDevice({ identityId, platform, deviceId: result.value, token }))
       return result.value
     },
-    async isDeviceRegistered() {
+    async isDeviceRegistered(platform) {
       assertOpen()
-      return (await deviceId()) !== undefined
+      if (platform === undefined) return (await deviceId()) !== undefined
+      return (await storage.read((tx) => tx.getDevice(identityId, platform))) !== undefined
+    },
+    async unregisterDevice(platform) {
+      assertOpen()
+      await storage.write(async (tx) => {
+        for (const device of await tx.listDevices(identityId)) {
+          if (platform === undefined || device.platform === platform)
+            await tx.deleteDevice(identityId, device.platform)
+        }
+      })
+    },
+    async subscribeAll() {
+      assertOpen()
+      for (const meta of await storage.read((tx) => tx.listDatasets(identityId)))
+        await subscription(meta.name, true)
+    },
+    async unsubscribeAll() {
+      assertOpen()
+      for (const meta of await storage.read((tx) => tx.listDatasets(identityId)))
+        await subscription(meta.name, false)
     },
     getPushSyncUpdate(payload) {
       const parsed = parsePushPayload(payload, limits)
