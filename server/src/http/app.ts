@@ -3,6 +3,7 @@ import { type Context, Hono } from 'hono'
 import type { Limits } from 'pushsync/core'
 import type { Principal } from '../auth/principal.js'
 import { CognitoError } from '../errors.js'
+import type { ChangeListener } from '../push/change.js'
 import type { SyncStore } from '../store/contract.js'
 import type { StreamSink } from '../streams/sink.js'
 import { bulkPublish, getBulkPublishDetails } from '../sync/bulk-publish.js'
@@ -42,6 +43,8 @@ export interface AppDependencies {
   identity(target: string | undefined, body: unknown, now: number): Promise<object>
   readonly now: () => number
   readonly randomId: () => string
+  /** Told of every committed dataset change, for push delivery. */
+  readonly changes?: ChangeListener
   /** Where Cognito Streams records (bulk publish) go. */
   readonly streamSink: StreamSink
   /** The sync trigger for a pool whose SyncTrigger names `url`; see OperationContext. */
@@ -83,6 +86,7 @@ export function createApp(deps: AppDependencies): Hono {
         sessions: deps.sessions,
         randomId: deps.randomId,
         ...(deps.syncTriggerFor === undefined ? {} : { syncTriggerFor: deps.syncTriggerFor }),
+        ...(deps.changes === undefined ? {} : { changes: deps.changes }),
       }
       const result = await handler(context, c, parseJsonBody(request.body))
       return jsonResponse(c, result)

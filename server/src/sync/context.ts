@@ -1,6 +1,7 @@
 import type { Limits } from 'pushsync/core'
 import type { Principal } from '../auth/principal.js'
 import type { SessionTokens } from '../auth/session-token.js'
+import type { ChangeListener } from '../push/change.js'
 import type { SyncStore } from '../store/contract.js'
 import type { SyncTriggerHook } from './sync-trigger.js'
 
@@ -20,4 +21,6 @@ export interface OperationContext {
    * configured); undefined when no trigger applies.
    */
   readonly syncTriggerFor?: (url: string | undefined) => SyncTriggerHook | undefined
+  /** Told of every committed dataset change (push delivery). */
+  readonly changes?: ChangeListener
 }

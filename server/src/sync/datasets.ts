@@ -40,26 +40,40 @@ export async function deleteDataset(
 ): Promise<{ Dataset: WireDataset }> {
   authorizeIdentity(context.principal, input.identityPoolId, input.identityId)
   const name = checkDatasetName(input.datasetName, context)
-  return context.store.transaction(
-    async (tx) => {
-      const dataset = await tx.getDataset(input.identityId, name)
-      if (dataset === undefined || !dataset.exists) throw resourceNotFound(`Dataset ${name} not found`)
-      const deletedAt = dataset.syncCount + 1
-      await tx.deleteAllRecords(input.identityId, name)
-      await tx.putDataset({
-        ...dataset,
-        exists: false,
-        syncCount: deletedAt,
-        deletedAtSyncCount: deletedAt,
-        lastModifiedDate: context.now,
-        numRecords: 0,
-        dataStorage: 0,
-        mergedInto: null,
-      })
-      return { Dataset: wireDataset(dataset) }
-    },
-    { lock: input.identityId },
-  )
+  return context.store
+    .transaction(
+      async (tx) => {
+        const dataset = await tx.getDataset(input.identityId, name)
+        if (dataset === undefined || !dataset.exists) throw resourceNotFound(`Dataset ${name} not found`)
+        const deletedAt = dataset.syncCount + 1
+        await tx.deleteAllRecords(input.identityId, name)
+        await tx.putDataset({
+          ...dataset,
+          exists: false,
+          syncCount: deletedAt,
+          deletedAtSyncCount: deletedAt,
+          lastModifiedDate: context.now,
+          numRecords: 0,
+          dataStorage: 0,
+          mergedInto: null,
+        })
+        const change = {
+          identityPoolId: dataset.identityPoolId,
+          identityId: input.identityId,
+          datasetName: name,
+          syncCount: deletedAt,
+          originDeviceId: null,
+          kind: 'deleted' as const,
+        }
+        await context.changes?.inTransaction?.(tx, change)
+        return { output: { Dataset: wireDataset(dataset) }, change }
+      },
+      { lock: input.identityId },
+    )
+    .then(({ output, change }) => {
+      context.changes?.afterCommit?.(change)
+      return output
+    })
 }
 
 export interface ListDatasetsInput {

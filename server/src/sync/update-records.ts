@@ -56,84 +56,98 @@ export async function updateRecords(
   const lastModifiedBy = context.principal.kind === 'identity' ? identityId : context.principal.accessKeyId
   const patches = await applySyncTrigger(context, binding, session.tokenId, request.patches)
 
-  return context.store.transaction(
-    async (tx) => {
-      if (await tx.isSessionSpent(session.tokenId)) {
-        throw invalidParameter('SyncSessionToken not valid for these inputs')
-      }
-      const existing = await tx.getDataset(identityId, datasetName)
-      const live = existing?.exists === true ? existing : undefined
-      if (live === undefined) {
-        const usage = await tx.identityUsage(identityId)
-        if (usage.datasetCount + 1 > context.limits.maxDatasetsPerIdentity) {
+  return context.store
+    .transaction(
+      async (tx) => {
+        if (await tx.isSessionSpent(session.tokenId)) {
+          throw invalidParameter('SyncSessionToken not valid for these inputs')
+        }
+        const existing = await tx.getDataset(identityId, datasetName)
+        const live = existing?.exists === true ? existing : undefined
+        if (live === undefined) {
+          const usage = await tx.identityUsage(identityId)
+          if (usage.datasetCount + 1 > context.limits.maxDatasetsPerIdentity) {
+            throw limitExceeded(
+              `Identity ${identityId} would have more than ${context.limits.maxDatasetsPerIdentity} datasets`,
+            )
+          }
+        }
+
+        const current = await currentRows(tx, identityId, datasetName, patches)
+        checkSyncCounts(patches, current)
+        if (patches.length === 0) {
+          await tx.spendSession(session.tokenId, session.expiresAt, context.now)
+          return { output: { Records: [] }, change: undefined }
+        }
+
+        const syncCount = (existing?.syncCount ?? 0) + 1
+        let numRecords = live?.numRecords ?? 0
+        let dataStorage = live?.dataStorage ?? 0
+        const written: RecordRow[] = patches.map((patch) => {
+          const before = current.get(patch.key)
+          if (before !== undefined && before.value !== null) {
+            numRecords--
+            dataStorage -= recordBytes(before.key, before.value)
+          }
+          if (patch.value !== null) {
+            numRecords++
+            dataStorage += recordBytes(patch.key, patch.value)
+          }
+          return {
+            key: patch.key,
+            value: patch.value,
+            syncCount,
+            lastModifiedDate: context.now,
+            lastModifiedBy,
+            deviceLastModifiedDate: patch.deviceLastModifiedDate,
+          }
+        })
+        if (numRecords > context.limits.maxRecordsPerDataset && numRecords > (live?.numRecords ?? 0)) {
           throw limitExceeded(
-            `Identity ${identityId} would have more than ${context.limits.maxDatasetsPerIdentity} datasets`,
+            `Dataset ${datasetName} would hold ${numRecords} records; the limit is ${context.limits.maxRecordsPerDataset}`,
           )
         }
-      }
-
-      const current = await currentRows(tx, identityId, datasetName, patches)
-      checkSyncCounts(patches, current)
-      if (patches.length === 0) {
-        await tx.spendSession(session.tokenId, session.expiresAt, context.now)
-        return { Records: [] }
-      }
-
-      const syncCount = (existing?.syncCount ?? 0) + 1
-      let numRecords = live?.numRecords ?? 0
-      let dataStorage = live?.dataStorage ?? 0
-      const written: RecordRow[] = patches.map((patch) => {
-        const before = current.get(patch.key)
-        if (before !== undefined && before.value !== null) {
-          numRecords--
-          dataStorage -= recordBytes(before.key, before.value)
+        if (dataStorage > context.limits.maxDatasetBytes && dataStorage > (live?.dataStorage ?? 0)) {
+          throw limitExceeded(
+            `Dataset ${datasetName} would hold ${dataStorage} bytes; the limit is ${context.limits.maxDatasetBytes}`,
+          )
         }
-        if (patch.value !== null) {
-          numRecords++
-          dataStorage += recordBytes(patch.key, patch.value)
-        }
-        return {
-          key: patch.key,
-          value: patch.value,
+
+        const dataset: DatasetRow = {
+          identityPoolId,
+          identityId,
+          name: datasetName,
           syncCount,
+          exists: true,
+          deletedAtSyncCount: existing?.deletedAtSyncCount ?? 0,
+          creationDate: live?.creationDate ?? context.now,
           lastModifiedDate: context.now,
           lastModifiedBy,
-          deviceLastModifiedDate: patch.deviceLastModifiedDate,
+          numRecords,
+          dataStorage,
+          mergedInto: live?.mergedInto ?? null,
         }
-      })
-      if (numRecords > context.limits.maxRecordsPerDataset && numRecords > (live?.numRecords ?? 0)) {
-        throw limitExceeded(
-          `Dataset ${datasetName} would hold ${numRecords} records; the limit is ${context.limits.maxRecordsPerDataset}`,
-        )
-      }
-      if (dataStorage > context.limits.maxDatasetBytes && dataStorage > (live?.dataStorage ?? 0)) {
-        throw limitExceeded(
-          `Dataset ${datasetName} would hold ${dataStorage} bytes; the limit is ${context.limits.maxDatasetBytes}`,
-        )
-      }
-
-      const dataset: DatasetRow = {
-        identityPoolId,
-        identityId,
-        name: datasetName,
-        syncCount,
-        exists: true,
-        deletedAtSyncCount: existing?.deletedAtSyncCount ?? 0,
-        creationDate: live?.creationDate ?? context.now,
-        lastModifiedDate: context.now,
-        lastModifiedBy,
-        numRecords,
-        dataStorage,
-        mergedInto: live?.mergedInto ?? null,
-      }
-      await tx.putRecords(identityId, datasetName, written)
-      await tx.putDataset(dataset)
-      await tx.spendSession(session.tokenId, session.expiresAt, context.now)
-      await countSyncSession(tx, identityPoolId)
-      return { Records: written.map(wireRecord) }
-    },
-    { lock: identityId },
-  )
+        await tx.putRecords(identityId, datasetName, written)
+        await tx.putDataset(dataset)
+        await tx.spendSession(session.tokenId, session.expiresAt, context.now)
+        await countSyncSession(tx, identityPoolId)
+        const change = {
+          identityPoolId,
+          identityId,
+          datasetName,
+          syncCount,
+          originDeviceId: request.deviceId,
+          kind: 'updated' as const,
+        }
+        await context.changes?.inTransaction?.(tx, change)
+        return { output: { Records: written.map(wireRecord) }, change }
+      },
+      { lock: identityId },
+    )
+    .then(({ output, change }) => {
+      if (change !== undefined) context.changes?.afterCommit?.(change)
+      return output
+    })
 }
 
 async function currentRows(tx: StoreTx, identityId: string, dataset: string, patches: readonly Patch[]) {
