@@ -12,6 +12,7 @@ import {
   handleIdentityRequest,
   type LoginIssuer,
 } from './identity/cognito-identity.js'
+import { createSseHub } from './push/sse-hub.js'
 import type { SyncStore } from './store/contract.js'
 import { openStore } from './store/index.js'
 import { createNdjsonStreamSink, type StreamSink } from './streams/sink.js'
@@ -42,6 +43,8 @@ export interface SyncServerOptions {
   readonly streamSink?: StreamSink
   /** Largest request body in bytes (default 8 MiB: a dataset is at most 1 MB, but JSON escapes can grow it). */
   readonly bodyLimit?: number
+  /** Interval of the `: ping` comments on idle SSE streams (`.../events`), default 15000 ms. */
+  readonly sseHeartbeatMs?: number
   /** Reports unexpected errors (answered as 500 InternalErrorException). */
   readonly onError?: (error: unknown) => void
   /** The clock, in epoch milliseconds; tests pass their own. */
@@ -78,8 +81,13 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     ...(options.bearerJwt === undefined ? {} : { bearerJwt: options.bearerJwt }),
     now,
   })
+  const events = createSseHub(
+    options.sseHeartbeatMs === undefined ? {} : { heartbeatMs: options.sseHeartbeatMs },
+  )
   const app = createApp({
     store,
+    changes: events,
+    events,
     sessions,
     limits: resolveLimits(options.limits),
     authenticate,
@@ -118,6 +126,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
       })
     },
     async close() {
+      // Event streams never end by themselves: without this the close would wait out the grace period.
+      events.close()
       const server = http
       http = undefined
       if (server !== undefined) {

@@ -4,6 +4,7 @@ import type { Limits } from 'pushsync/core'
 import type { Principal } from '../auth/principal.js'
 import { CognitoError } from '../errors.js'
 import type { ChangeListener } from '../push/change.js'
+import type { SseHub } from '../push/sse-hub.js'
 import type { SyncStore } from '../store/contract.js'
 import type { StreamSink } from '../streams/sink.js'
 import { bulkPublish, getBulkPublishDetails } from '../sync/bulk-publish.js'
@@ -22,6 +23,7 @@ import type { SyncTriggerHook } from '../sync/sync-trigger.js'
 import { updateRecords } from '../sync/update-records.js'
 import { describeIdentityPoolUsage, describeIdentityUsage, listIdentityPoolUsage } from '../sync/usage.js'
 import { parseJsonBody, readBody, readIncomingBody } from './body.js'
+import { serveEvents } from './events.js'
 
 /** A request as signature verification needs it: the path and query exactly as they arrived. */
 export interface RawRequest {
@@ -45,6 +47,8 @@ export interface AppDependencies {
   readonly randomId: () => string
   /** Told of every committed dataset change, for push delivery. */
   readonly changes?: ChangeListener
+  /** The SSE live channel's connections; without it there is no events route. */
+  readonly events?: SseHub
   /** Where Cognito Streams records (bulk publish) go. */
   readonly streamSink: StreamSink
   /** The sync trigger for a pool whose SyncTrigger names `url`; see OperationContext. */
@@ -72,12 +76,17 @@ export function createApp(deps: AppDependencies): Hono {
     ),
   )
 
+  const authenticated = async (c: Context) => {
+    const request = await rawRequest(c, deps.bodyLimit)
+    const principal = await deps.authenticate(request)
+    if (principal.kind === 'identity') await refuseMergedIdentity(deps.store, principal.identityId)
+    return { request, principal }
+  }
+
   const operation =
     (handler: Handler) =>
     async (c: Context): Promise<Response> => {
-      const request = await rawRequest(c, deps.bodyLimit)
-      const principal = await deps.authenticate(request)
-      if (principal.kind === 'identity') await refuseMergedIdentity(deps.store, principal.identityId)
+      const { request, principal } = await authenticated(c)
       const context: OperationContext = {
         store: deps.store,
         principal,
@@ -192,6 +201,19 @@ export function createApp(deps: AppDependencies): Hono {
     '/identitypools/:pool/identities/:identity/merge',
     operation((ctx, c, body) => mergeIdentities(ctx, { ...identity(c), body })),
   )
+  // Our extension: the SSE live channel (see events.ts).
+  const hub = deps.events
+  if (hub !== undefined) {
+    app.get('/identitypools/:pool/identities/:identity/events', async (c) =>
+      serveEvents(c, {
+        hub,
+        store: deps.store,
+        principal: (await authenticated(c)).principal,
+        ...identity(c),
+        deviceId: query(c, 'deviceId'),
+      }),
+    )
+  }
   app.post(
     '/identitypools/:pool/bulkpublish',
     operation((ctx, c) =>

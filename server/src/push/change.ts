@@ -21,3 +21,32 @@ export interface ChangeListener {
   inTransaction?(tx: StoreTx, change: DatasetChange): Promise<void>
   afterCommit?(change: DatasetChange): void
 }
+
+/**
+ * One listener that tells each of `listeners` in order (undefined ones are skipped, so optional
+ * listeners can be passed as they are). `inTransaction` stops at the first failure: the change
+ * rolls back, so later listeners must not record it. `afterCommit` tells every listener even when
+ * one throws, because the change is durable whatever a listener does; the first error is then
+ * rethrown so it is still reported.
+ */
+export function combineChangeListeners(
+  ...listeners: ReadonlyArray<ChangeListener | undefined>
+): ChangeListener {
+  const present = listeners.filter((listener): listener is ChangeListener => listener !== undefined)
+  return {
+    async inTransaction(tx, change) {
+      for (const listener of present) await listener.inTransaction?.(tx, change)
+    },
+    afterCommit(change) {
+      const errors: unknown[] = []
+      for (const listener of present) {
+        try {
+          listener.afterCommit?.(change)
+        } catch (error) {
+          errors.push(error)
+        }
+      }
+      if (errors.length > 0) throw errors[0]
+    },
+  }
+}
