@@ -18,6 +18,7 @@ export default defineConfig({
     'storage/indexeddb': 'adapters/storage/indexeddb/index.ts',
     'transport/cognito': 'adapters/transport/cognito/index.ts',
     'transport/http': 'adapters/transport/http/index.ts',
+    'push/sse': 'adapters/push/sse/index.ts',
   },
   format: 'esm',
   // The library runs in browsers, React Native, workers and Node: no Node resolution or shims.

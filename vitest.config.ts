@@ -11,7 +11,7 @@ export default defineConfig({
       { find: /^pushsync$/, replacement: source('./src/index.ts') },
       { find: /^pushsync\/(core|testing)$/, replacement: source('./src/$1/index.ts') },
       {
-        find: /^pushsync\/(storage|transport)\/([a-z-]+)$/,
+        find: /^pushsync\/(storage|transport|push)\/([a-z-]+)$/,
         replacement: source('./adapters/$1/$2/index.ts'),
       },
     ],

@@ -9,6 +9,8 @@
 export type {
   ListRecordsOptions,
   ListRecordsRequest,
+  PushSink,
+  PushSource,
   RecordsPage,
   RemoteDataset,
   StorageAdapter,

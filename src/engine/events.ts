@@ -32,6 +32,8 @@ export interface SyncEvents {
   conflict: [event: { readonly dataset: string; readonly conflicts: readonly Conflict[] }]
   pushReceived: [event: { readonly update: PushSyncUpdate; readonly decision: PushDecision }]
   pushIgnored: [event: { readonly payload: unknown; readonly reason: string; readonly message: string }]
+  /** A push source failed (a dropped connection, a refused token); it keeps retrying until stopped. */
+  pushSourceError: [event: { readonly source: string; readonly error: SyncError }]
 }
 
 export type SyncEventName = keyof SyncEvents

@@ -1,3 +1,4 @@
+import type { PushSink, PushSource } from '../contracts/push-source.js'
 import type { StorageAdapter } from '../contracts/storage.js'
 import type { RemoteDataset, Transport } from '../contracts/transport.js'
 import { type ConflictResolver, lastWriterWins } from '../core/conflict.js'
@@ -83,6 +84,13 @@ export interface SyncManager {
   getPushSyncUpdate(payload: unknown): PushSyncUpdate
   /** Synchronizes the dataset a push names when it is newer than this device; resolves what it decided. */
   handlePushSyncUpdate(update: PushSyncUpdate): Promise<'sync' | 'coalesce' | 'ignore'>
+  /**
+   * Starts a push source (`pushsync/push/sse`, or any {@link PushSource}) and handles what it relays:
+   * each payload is parsed (a refused one emits `pushIgnored`) and handed to `handlePushSyncUpdate`;
+   * the source's own failures emit `pushSourceError`. Returns the function that stops the source;
+   * `close()` stops every source still running.
+   */
+  addPushSource(source: PushSource): () => void
   on<TName extends keyof SyncEvents>(name: TName, listener: (...args: SyncEvents[TName]) => void): () => void
   /** Waits for running syncs, then closes the storage. Later calls reject with ENGINE_CLOSED. */
   close(): Promise<void>
@@ -124,9 +132,28 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     const dirty = await storage.read((tx) => tx.listRecords(identityId, name, { dirtyOnly: true }))
     setStatus(name, { pendingChanges: dirty.length })
   }
+  /** The device id of this device's push registration, if any; also kept for push sources. */
+  let knownRegisteredId: string | undefined
   const deviceId = async () => {
     const devices = await storage.read((tx) => tx.listDevices(identityId))
-    return devices[0]?.deviceId
+    knownRegisteredId = devices[0]?.deviceId
+    return knownRegisteredId
+  }
+  // A device without a registration still needs an id once it listens to a push source: the server
+  // leaves out of a connection's stream the changes written with that connection's DeviceId, so
+  // UpdateRecords must carry the same id or this manager is pushed its own writes. Made on first
+  // use: `crypto.randomUUID` is missing on some runtimes (React Native without a polyfill), and an
+  // app that never adds a push source must not depend on it, nor send a DeviceId it never had.
+  let localDeviceId: string | undefined
+  const pushDeviceId = () => {
+    if (knownRegisteredId !== undefined) return knownRegisteredId
+    localDeviceId ??= randomDeviceId()
+    return localDeviceId
+  }
+  const pushSources = new Set<() => void>()
+  const updateDeviceId = async () => {
+    const registered = await deviceId()
+    return registered ?? localDeviceId
   }
 
   const requireTransport = (): Transport => {
@@ -162,7 +189,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
             resolver: options.conflictResolver ?? lastWriterWins,
             events,
             maxRetries: options.maxRetries ?? DEFAULT_RETRIES,
-            deviceId,
+            deviceId: updateDeviceId,
           },
           name,
           syncOptions,
@@ -292,6 +319,83 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     }
   }
 
+  const handlePushSyncUpdate = async (update: PushSyncUpdate): Promise<'sync' | 'coalesce' | 'ignore'> => {
+    assertOpen()
+    const meta = await storage.read((tx) => tx.getDataset(identityId, update.datasetName))
+    const decision = decidePushSync(
+      {
+        identityPoolId,
+        identityId,
+        lastSyncCount: meta?.lastSyncCount ?? 0,
+        syncing: flights.isRunning(update.datasetName),
+      },
+      update,
+      limits,
+    )
+    if (decision.action === 'ignore') {
+      events.emit('pushIgnored', { payload: update, reason: decision.reason, message: decision.message })
+      return 'ignore'
+    }
+    events.emit('pushReceived', { update, decision })
+    if (meta === undefined) await ensureDataset(update.datasetName)
+    // A coalesced push joins the follow-up run the single flight already queues.
+    synchronize(update.datasetName).catch(() => {})
+    return decision.action
+  }
+
+  const startPushSource = (source: PushSource): (() => void) => {
+    let stopped = false
+    const warn = (message: string, error: unknown) => {
+      try {
+        options.logger?.warn(message, error)
+      } catch {
+        // A logger that throws must not reach the platform's callback either.
+      }
+    }
+    const sink: PushSink = {
+      get deviceId() {
+        return pushDeviceId()
+      },
+      onPayload(payload) {
+        if (stopped || closed) return
+        // Never throws: the caller is a platform callback (an SSE reader, a push handler).
+        try {
+          const parsed = parsePushPayload(payload, limits)
+          if (!parsed.ok) {
+            const { reason, message } = parsed.failure
+            events.emit('pushIgnored', { payload, reason, message })
+            return
+          }
+          handlePushSyncUpdate(parsed.value).catch((error: unknown) =>
+            warn(`[pushsync] a push from ${source.name} failed`, error),
+          )
+        } catch (error) {
+          warn(`[pushsync] a push from ${source.name} failed`, error)
+        }
+      },
+      onError(error) {
+        if (stopped || closed) return
+        warn(`[pushsync] push source ${source.name} failed`, error)
+        try {
+          events.emit('pushSourceError', { source: source.name, error })
+        } catch (caught) {
+          warn('[pushsync] a pushSourceError listener threw', caught)
+        }
+      },
+    }
+    // Reads the registration before the source connects, so it hands the server the right id.
+    deviceId().catch(() => {})
+    const stopSource = source.start(sink)
+    const stop = () => {
+      if (stopped) return
+      stopped = true
+      pushSources.delete(stop)
+      stopSource()
+    }
+    pushSources.add(stop)
+    return stop
+  }
+
   return {
     identityPoolId,
     get identityId() {
@@ -329,6 +433,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
       transport = newTransport
       statuses.clear()
       usages.clear()
+      await deviceId()
     },
     async openOrCreateDataset(name) {
       assertOpen()
@@ -360,6 +465,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
       })
       statuses.clear()
       usages.clear()
+      await deviceId()
     },
     async registerDevice(platform, token) {
       assertOpen()
@@ -369,6 +475,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
       const result = await current.registerDevice(platform, token)
       if (!result.ok) throw transportError(result.failure, current.name, `registering a ${platform} device`)
       await storage.write((tx) => tx.putDevice({ identityId, platform, deviceId: result.value, token }))
+      await deviceId()
       return result.value
     },
     async isDeviceRegistered(platform) {
@@ -384,6 +491,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
             await tx.deleteDevice(identityId, device.platform)
         }
       })
+      await deviceId()
     },
     async subscribeAll() {
       assertOpen()
@@ -407,28 +515,10 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
       }
       return parsed.value
     },
-    async handlePushSyncUpdate(update) {
+    handlePushSyncUpdate,
+    addPushSource(source) {
       assertOpen()
-      const meta = await storage.read((tx) => tx.getDataset(identityId, update.datasetName))
-      const decision = decidePushSync(
-        {
-          identityPoolId,
-          identityId,
-          lastSyncCount: meta?.lastSyncCount ?? 0,
-          syncing: flights.isRunning(update.datasetName),
-        },
-        update,
-        limits,
-      )
-      if (decision.action === 'ignore') {
-        events.emit('pushIgnored', { payload: update, reason: decision.reason, message: decision.message })
-        return 'ignore'
-      }
-      events.emit('pushReceived', { update, decision })
-      if (meta === undefined) await ensureDataset(update.datasetName)
-      // A coalesced push joins the follow-up run the single flight already queues.
-      synchronize(update.datasetName).catch(() => {})
-      return decision.action
+      return startPushSource(source)
     },
     on(name, listener) {
       events.on(name, listener as never)
@@ -437,10 +527,27 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     async close() {
       if (closed) return
       closed = true
+      for (const stop of [...pushSources]) {
+        try {
+          stop()
+        } catch (error) {
+          options.logger?.warn('[pushsync] stopping a push source threw', error)
+        }
+      }
       stopConnectivity?.()
       if (interval !== undefined) clearInterval(interval)
       await flights.idle()
       await storage.close()
     },
   }
+}
+
+/** A random device id; `crypto.randomUUID` where the runtime has it. */
+function randomDeviceId(): string {
+  const crypto = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto
+  if (typeof crypto?.randomUUID === 'function') return crypto.randomUUID()
+  // Only uniqueness matters here (it tells this manager's writes apart), not unpredictability.
+  let id = ''
+  for (let i = 0; i < 32; i++) id += Math.floor(Math.random() * 16).toString(16)
+  return id
 }

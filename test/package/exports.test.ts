@@ -49,6 +49,7 @@ const ISOMORPHIC: ReadonlyArray<readonly [entry: string, allowed: readonly strin
   // The Cognito transport is built on the SDK's Cognito Sync client (an optional peer), and nothing else of it.
   ['dist/transport/cognito.js', ['Cognito Sync client']],
   ['dist/transport/http.js', []],
+  ['dist/push/sse.js', []],
 ]
 const FORBIDDEN_IN_ISOMORPHIC: ReadonlyArray<
   readonly [reason: string, test: (specifier: string) => boolean]

@@ -1,0 +1,109 @@
+/**
+ * Push over SSE end to end: two managers of one identity, each listening to pushsync-server's event
+ * stream on a real socket. A change A synchronizes reaches B by push alone (B never polls), and A
+ * is not pushed its own write.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createSsePushSource } from '../../adapters/push/sse/index.js'
+import { createMemoryStorage } from '../../adapters/storage/memory/index.js'
+import { createHttpTransport } from '../../adapters/transport/http/index.js'
+import { createSyncServer, type SyncServer } from '../../server/src/server.js'
+import { createMemoryStore } from '../../server/src/store/memory.js'
+import type { PushSource } from '../../src/contracts/index.js'
+import { createSyncManager, type SyncManager } from '../../src/index.js'
+import { newIdentity, POOL } from '../adapters/transport/sync-server.js'
+import { interceptTransport } from './harness.js'
+
+let server: SyncServer
+let url: string
+beforeAll(async () => {
+  server = await createSyncServer({
+    db: createMemoryStore(),
+    allowUnauthenticated: true,
+    tokenSecret: 'sse-e2e',
+  })
+  url = (await server.listen(0)).url
+})
+afterAll(async () => {
+  await server?.close()
+})
+
+/** Wraps a source to see what it relays and when it is connected, relaying everything on. */
+function observed(inner: PushSource, onPush: () => void = () => {}) {
+  const seen = { payloads: [] as unknown[], connects: 0 }
+  const source: PushSource = {
+    name: inner.name,
+    start: (sink) =>
+      inner.start({
+        get deviceId() {
+          return sink.deviceId
+        },
+        onPayload(payload) {
+          seen.payloads.push(payload)
+          onPush()
+          sink.onPayload(payload)
+        },
+        onError: (error) => sink.onError(error),
+        onConnected: () => void seen.connects++,
+      }),
+  }
+  return { source, seen }
+}
+
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for a condition')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+describe('push over SSE', () => {
+  it('brings A’s change to B with no polling, and does not push it back to A', async () => {
+    const { identityId, sessionToken } = await newIdentity(url)
+    const options = { endpoint: url, identityPoolId: POOL, identityId, getToken: () => sessionToken }
+    const calls: string[] = []
+    const device = (record: boolean): SyncManager =>
+      createSyncManager({
+        identityPoolId: POOL,
+        identityId,
+        storage: createMemoryStorage(),
+        transport: record
+          ? interceptTransport(createHttpTransport(options), (call) => {
+              calls.push(call.method)
+              return call.proceed()
+            })
+          : createHttpTransport(options),
+      })
+    const a = device(false)
+    const b = device(true)
+    const pushA = observed(createSsePushSource(options))
+    const pushB = observed(createSsePushSource(options), () => calls.push('push'))
+    a.addPushSource(pushA.source)
+    b.addPushSource(pushB.source)
+    await until(() => pushA.seen.connects === 1 && pushB.seen.connects === 1)
+
+    const dsA = await a.openOrCreateDataset('settings')
+    await dsA.put('theme', 'dark')
+    const { lastSyncCount } = await dsA.synchronize()
+
+    const synced = new Promise((resolve) => b.on('syncSucceeded', resolve))
+    await until(() => pushB.seen.payloads.length === 1)
+    // Until the push arrived B asked the server nothing: the first call follows it.
+    expect(calls[0]).toBe('push')
+    expect(JSON.parse(pushB.seen.payloads[0] as string)).toMatchObject({
+      datasetName: 'settings',
+      syncCount: lastSyncCount,
+    })
+    await synced
+    const dsB = await b.openOrCreateDataset('settings')
+    expect(await dsB.get('theme')).toBe('dark')
+    expect(await dsB.getLastSyncCount()).toBe(lastSyncCount)
+    expect(calls.slice(1)).toContain('listRecords')
+
+    // A wrote with the device id its stream was opened with: the server leaves the change out of it.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(pushA.seen.payloads).toEqual([])
+    await Promise.all([a.close(), b.close()])
+  })
+})
