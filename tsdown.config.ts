@@ -19,6 +19,7 @@ export default defineConfig({
     'transport/cognito': 'adapters/transport/cognito/index.ts',
     'transport/http': 'adapters/transport/http/index.ts',
     'push/sse': 'adapters/push/sse/index.ts',
+    'push/callback': 'adapters/push/callback/index.ts',
   },
   format: 'esm',
   // The library runs in browsers, React Native, workers and Node: no Node resolution or shims.

@@ -50,6 +50,7 @@ const ISOMORPHIC: ReadonlyArray<readonly [entry: string, allowed: readonly strin
   ['dist/transport/cognito.js', ['Cognito Sync client']],
   ['dist/transport/http.js', []],
   ['dist/push/sse.js', []],
+  ['dist/push/callback.js', []],
 ]
 const FORBIDDEN_IN_ISOMORPHIC: ReadonlyArray<
   readonly [reason: string, test: (specifier: string) => boolean]
