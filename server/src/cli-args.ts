@@ -21,6 +21,11 @@ export const USAGE = `Usage: pushsync-server [options]
   --token-secret SECRET     key for tokens and credentials (env PUSHSYNC_TOKEN_SECRET; otherwise
                             generated once and kept in the database)
   --help                    print this text
+
+Push delivery is configured through the environment:
+  Web Push  PUSHSYNC_VAPID_SUBJECT, PUSHSYNC_VAPID_PUBLIC_KEY, PUSHSYNC_VAPID_PRIVATE_KEY
+  APNs      PUSHSYNC_APNS_KEY_FILE (.p8), PUSHSYNC_APNS_KEY_ID, PUSHSYNC_APNS_TEAM_ID, PUSHSYNC_APNS_BUNDLE_ID
+  FCM       PUSHSYNC_FCM_SERVICE_ACCOUNT_FILE (the service account's JSON key)
 `
 
 export class UsageError extends Error {}

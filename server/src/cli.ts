@@ -1,4 +1,5 @@
 import { parseCliSettings, USAGE, UsageError } from './cli-args.js'
+import { pushConfigFromEnv } from './push-config.js'
 import { createSyncServer } from './server.js'
 
 /**
@@ -20,7 +21,16 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE)
     return
   }
+  let push: ReturnType<typeof pushConfigFromEnv>
+  try {
+    push = pushConfigFromEnv(process.env)
+  } catch (error) {
+    process.stderr.write(`pushsync-server: ${(error as Error).message}\n`)
+    process.exitCode = 2
+    return
+  }
   const server = await createSyncServer({
+    ...push,
     db: settings.db,
     allowUnauthenticated: settings.allowUnauthenticated,
     adminKeys: settings.adminKeys,

@@ -6,6 +6,11 @@
  */
 export type { Principal } from './auth/principal.js'
 export { CognitoError, type CognitoErrorType } from './errors.js'
+export type { DatasetChange } from './push/change.js'
+export type { PushMessage, PushSender, SendOutcome } from './push/sender.js'
+export { type ApnsSenderOptions, createApnsSender } from './push/senders/apns.js'
+export { createFcmSender, type FcmSenderOptions } from './push/senders/fcm.js'
+export { createWebPushSender, generateVapidKeys, type VapidKeys } from './push/senders/webpush.js'
 export { createSyncServer, type SyncServer, type SyncServerOptions } from './server.js'
 export type { SyncStore } from './store/contract.js'
 export { createMemoryStore } from './store/memory.js'

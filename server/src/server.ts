@@ -12,6 +12,13 @@ import {
   handleIdentityRequest,
   type LoginIssuer,
 } from './identity/cognito-identity.js'
+import { combineChangeListeners } from './push/change.js'
+import { createPushDispatcher } from './push/dispatcher.js'
+import { createPushOutbox } from './push/outbox.js'
+import type { PushSender } from './push/sender.js'
+import { type ApnsSenderOptions, createApnsSender } from './push/senders/apns.js'
+import { createFcmSender, type FcmSenderOptions } from './push/senders/fcm.js'
+import { createWebPushSender, type WebPushSenderOptions } from './push/senders/webpush.js'
 import { createSseHub } from './push/sse-hub.js'
 import type { SyncStore } from './store/contract.js'
 import { openStore } from './store/index.js'
@@ -45,7 +52,24 @@ export interface SyncServerOptions {
   readonly bodyLimit?: number
   /** Interval of the `: ping` comments on idle SSE streams (`.../events`), default 15000 ms. */
   readonly sseHeartbeatMs?: number
-  /** Reports unexpected errors (answered as 500 InternalErrorException). */
+  /**
+   * Push delivery (APNs, FCM, Web Push...): every change is queued in the store's outbox for the
+   * subscribed devices whose platform one of these senders handles, and delivered from there.
+   */
+  readonly pushSenders?: readonly PushSender[]
+  /** Web Push with these VAPID keys (platform WEBPUSH); the public key is served at `/pushsync/vapid-public-key`. */
+  readonly webPush?: Omit<WebPushSenderOptions, 'now'>
+  /** APNs with this auth key (platforms APNS and APNS_SANDBOX). */
+  readonly apns?: Omit<ApnsSenderOptions, 'now'>
+  /** FCM HTTP v1 with this service account (platform GCM). */
+  readonly fcm?: Omit<FcmSenderOptions, 'now'>
+  readonly push?: {
+    /** How long a push is retried before it is dropped (default 24 h). */
+    readonly ttlMs?: number
+    /** Also push to the device that made the change (default false). */
+    readonly echoToOrigin?: boolean
+  }
+  /** Reports unexpected errors: those answered as 500 InternalErrorException and those of push delivery. */
   readonly onError?: (error: unknown) => void
   /** The clock, in epoch milliseconds; tests pass their own. */
   readonly now?: () => number
@@ -84,10 +108,31 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   const events = createSseHub(
     options.sseHeartbeatMs === undefined ? {} : { heartbeatMs: options.sseHeartbeatMs },
   )
+  const apns = options.apns === undefined ? undefined : createApnsSender({ ...options.apns, now })
+  const pushSenders = [
+    ...(options.pushSenders ?? []),
+    ...(options.webPush === undefined ? [] : [createWebPushSender({ ...options.webPush, now })]),
+    ...(apns === undefined ? [] : [apns]),
+    ...(options.fcm === undefined ? [] : [createFcmSender({ ...options.fcm, now })]),
+  ]
+  const outbox = createPushOutbox({
+    platforms: pushSenders.flatMap((sender) => sender.platforms),
+    now,
+    ...(options.push?.ttlMs === undefined ? {} : { ttlMs: options.push.ttlMs }),
+    ...(options.push?.echoToOrigin === undefined ? {} : { echoToOrigin: options.push.echoToOrigin }),
+  })
+  const dispatcher = createPushDispatcher({
+    store,
+    senders: pushSenders,
+    now,
+    ...(options.onError === undefined ? {} : { onError: options.onError }),
+  })
   const app = createApp({
     store,
-    changes: events,
+    changes: combineChangeListeners(events, outbox, dispatcher.listener),
     events,
+    pushStats: () => dispatcher.stats(),
+    vapidPublicKey: options.webPush?.vapid.publicKey,
     sessions,
     limits: resolveLimits(options.limits),
     authenticate,
@@ -107,6 +152,9 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024,
     ...(options.onError === undefined ? {} : { onError: options.onError }),
   })
+  // Started at once: rows a previous run committed but did not deliver go out after a restart. Without
+  // senders it stays idle, so such rows wait for a run that can deliver them instead of being dropped.
+  if (pushSenders.length > 0) dispatcher.start()
   const fetch = async (request: Request) => app.fetch(request)
   // On Node the handler also gets the raw request, so bodies are read without a web Request copy.
   const nodeFetch = async (request: Request, env: unknown) => app.fetch(request, env)
@@ -144,6 +192,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
           if ('closeIdleConnections' in server) server.closeIdleConnections()
         })
       }
+      await dispatcher.stop()
+      await apns?.close()
       await store.close()
     },
   }

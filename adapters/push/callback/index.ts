@@ -9,15 +9,18 @@
 import type { PushSink, PushSource } from '../../../src/contracts/push-source.js'
 import { SyncError } from '../../../src/errors.js'
 
-/** Subscribes a listener to the platform's incoming pushes and returns the function that stops it. */
-export type SubscribeToPushes = (listener: (payload: unknown) => void) => (() => void) | undefined | void
+/**
+ * Subscribes a listener to the platform's incoming pushes. What it returns is used to stop it when it
+ * is a function (React Native Firebase's `onMessage` returns one); anything else is ignored.
+ */
+export type SubscribeToPushes = (listener: (payload: unknown) => void) => unknown
 
 function callbackSource(name: string, subscribe: SubscribeToPushes): PushSource {
   return {
     name,
     start(sink: PushSink) {
       let stopped = false
-      let unsubscribe: (() => void) | undefined | void
+      let unsubscribe: unknown
       try {
         unsubscribe = subscribe((payload) => {
           // The platform's callback must never see an exception of ours.
@@ -44,7 +47,7 @@ function callbackSource(name: string, subscribe: SubscribeToPushes): PushSource 
       return () => {
         if (stopped) return
         stopped = true
-        if (typeof unsubscribe === 'function') unsubscribe()
+        if (typeof unsubscribe === 'function') (unsubscribe as () => void)()
       }
     },
   }

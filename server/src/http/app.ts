@@ -7,6 +7,7 @@ import type { ChangeListener } from '../push/change.js'
 import type { SseHub } from '../push/sse-hub.js'
 import type { SyncStore } from '../store/contract.js'
 import type { StreamSink } from '../streams/sink.js'
+import { authorizeDeveloper } from '../sync/access.js'
 import { bulkPublish, getBulkPublishDetails } from '../sync/bulk-publish.js'
 import {
   getCognitoEvents,
@@ -24,6 +25,7 @@ import { updateRecords } from '../sync/update-records.js'
 import { describeIdentityPoolUsage, describeIdentityUsage, listIdentityPoolUsage } from '../sync/usage.js'
 import { parseJsonBody, readBody, readIncomingBody } from './body.js'
 import { serveEvents } from './events.js'
+import { VAPID_PUBLIC_KEY_PATH, vapidPublicKeyHandler } from './vapid.js'
 
 /** A request as signature verification needs it: the path and query exactly as they arrived. */
 export interface RawRequest {
@@ -49,6 +51,8 @@ export interface AppDependencies {
   readonly changes?: ChangeListener
   /** The SSE live channel's connections; without it there is no events route. */
   readonly events?: SseHub
+  /** The VAPID public key browsers subscribe with; undefined when Web Push is not configured. */
+  readonly vapidPublicKey?: string | undefined
   /** Where Cognito Streams records (bulk publish) go. */
   readonly streamSink: StreamSink
   /** The sync trigger for a pool whose SyncTrigger names `url`; see OperationContext. */
@@ -56,6 +60,8 @@ export interface AppDependencies {
   /** Largest accepted request body in bytes. */
   readonly bodyLimit: number
   readonly onError?: (error: unknown) => void
+  /** Push delivery counters; without it there is no stats route. */
+  readonly pushStats?: () => Promise<object>
 }
 
 type Handler = (context: OperationContext, c: Context, body: unknown) => Promise<object>
@@ -105,6 +111,8 @@ export function createApp(deps: AppDependencies): Hono {
   const identity = (c: Context) => ({ identityPoolId: pool(c), identityId: c.req.param('identity') ?? '' })
   const dataset = (c: Context) => ({ ...identity(c), datasetName: c.req.param('dataset') ?? '' })
   const query = (c: Context, name: string) => c.req.query(name)
+
+  app.get(VAPID_PUBLIC_KEY_PATH, vapidPublicKeyHandler(deps.vapidPublicKey))
 
   app.post('/', async (c) => {
     const request = await rawRequest(c, deps.bodyLimit)
@@ -224,6 +232,17 @@ export function createApp(deps: AppDependencies): Hono {
     '/identitypools/:pool/getBulkPublishDetails',
     operation((ctx, c) => getBulkPublishDetails(ctx, { identityPoolId: pool(c) })),
   )
+  // Our extension, for admins: push delivery counters.
+  const pushStats = deps.pushStats
+  if (pushStats !== undefined) {
+    app.get(
+      '/pushsync/stats',
+      operation(async (ctx) => {
+        authorizeDeveloper(ctx.principal)
+        return pushStats()
+      }),
+    )
+  }
 
   return app
 }

@@ -122,6 +122,25 @@ export interface UsageRow {
   readonly lastModifiedDate: number | null
 }
 
+/**
+ * A push waiting to be delivered to one device: the latest change of one dataset. There is at most
+ * one row per (deviceId, datasetName), so changes that pile up while a device is unreachable
+ * coalesce into one push of the highest sync count.
+ */
+export interface OutboxRow {
+  readonly deviceId: string
+  readonly identityPoolId: string
+  readonly identityId: string
+  readonly datasetName: string
+  readonly syncCount: number
+  /** Delivery attempts made so far. */
+  readonly attempts: number
+  /** The row is not due before this time. */
+  readonly notBefore: number
+  /** Past this time the push is dropped instead of retried. */
+  readonly expiresAt: number
+}
+
 export interface StoreTx {
   getSetting(name: string): Promise<string | undefined>
   putSetting(name: string, value: string): Promise<void>
@@ -186,4 +205,25 @@ export interface StoreTx {
 
   getPool(identityPoolId: string): Promise<PoolRow | undefined>
   putPool(row: PoolRow): Promise<void>
+
+  /**
+   * Adds rows to the outbox. A row replaces the pending one of its (deviceId, datasetName) only when
+   * its sync count is higher, so an old change never overwrites a newer one.
+   */
+  putOutbox(rows: readonly OutboxRow[]): Promise<void>
+  /** Rows with `notBefore <= now`, in (notBefore, deviceId, datasetName) order. */
+  dueOutbox(now: number, limit: number): Promise<OutboxRow[]>
+  /** The earliest `notBefore` of any row; undefined when the outbox is empty. */
+  nextOutboxTime(): Promise<number | undefined>
+  /** Deletes the row if it still holds `syncCount` (a newer change may have replaced it); returns whether it did. */
+  deleteOutbox(deviceId: string, datasetName: string, syncCount: number): Promise<boolean>
+  /** Sets attempts and notBefore if the row still holds `syncCount`; returns whether it did. */
+  rescheduleOutbox(
+    deviceId: string,
+    datasetName: string,
+    syncCount: number,
+    attempts: number,
+    notBefore: number,
+  ): Promise<boolean>
+  countOutbox(): Promise<number>
 }

@@ -6,6 +6,7 @@ import type {
   ListDatasetsQuery,
   ListRecordsQuery,
   LoginRow,
+  OutboxRow,
   PoolRow,
   RecordRow,
   StoreTx,
@@ -36,6 +37,7 @@ export function createMemoryStore(): SyncStore {
     subscriptions: new Map(),
     spentSessions: new Map(),
     pools: new Map(),
+    outbox: new Map(),
   }
   // The tail of the transaction queue; it never rejects, so one failure does not stop the next.
   let tail: Promise<unknown> = Promise.resolve()
@@ -86,6 +88,8 @@ interface State {
   /** Token id → expiry. */
   readonly spentSessions: Map<string, number>
   readonly pools: Map<string, PoolRow>
+  /** `key([deviceId, datasetName])` → the pending push. */
+  readonly outbox: Map<string, OutboxRow>
 }
 
 /** A composite map key; JSON keeps it unambiguous whatever characters the parts contain. */
@@ -406,6 +410,66 @@ class MemoryTx implements StoreTx {
     this.#j.set(this.#s.pools, row.identityPoolId, copyPool(row))
   }
 
+  async putOutbox(rows: readonly OutboxRow[]): Promise<void> {
+    this.#check()
+    for (const row of rows) {
+      const k = key([row.deviceId, row.datasetName])
+      const pending = this.#s.outbox.get(k)
+      if (pending === undefined || row.syncCount > pending.syncCount)
+        this.#j.set(this.#s.outbox, k, copyOutbox(row))
+    }
+  }
+
+  async dueOutbox(now: number, limit: number): Promise<OutboxRow[]> {
+    this.#check()
+    return [...this.#s.outbox.values()]
+      .filter((row) => row.notBefore <= now)
+      .sort(
+        (a, b) =>
+          a.notBefore - b.notBefore ||
+          compareCodePoints(a.deviceId, b.deviceId) ||
+          compareCodePoints(a.datasetName, b.datasetName),
+      )
+      .slice(0, pageSize(limit))
+      .map(copyOutbox)
+  }
+
+  async nextOutboxTime(): Promise<number | undefined> {
+    this.#check()
+    let next: number | undefined
+    for (const row of this.#s.outbox.values()) {
+      if (next === undefined || row.notBefore < next) next = row.notBefore
+    }
+    return next
+  }
+
+  async deleteOutbox(deviceId: string, datasetName: string, syncCount: number): Promise<boolean> {
+    this.#check()
+    const k = key([deviceId, datasetName])
+    if (this.#s.outbox.get(k)?.syncCount !== syncCount) return false
+    return this.#j.delete(this.#s.outbox, k)
+  }
+
+  async rescheduleOutbox(
+    deviceId: string,
+    datasetName: string,
+    syncCount: number,
+    attempts: number,
+    notBefore: number,
+  ): Promise<boolean> {
+    this.#check()
+    const k = key([deviceId, datasetName])
+    const row = this.#s.outbox.get(k)
+    if (row?.syncCount !== syncCount) return false
+    this.#j.set(this.#s.outbox, k, { ...copyOutbox(row), attempts, notBefore })
+    return true
+  }
+
+  async countOutbox(): Promise<number> {
+    this.#check()
+    return this.#s.outbox.size
+  }
+
   #existingDatasets(identityId: string): DatasetRow[] {
     return [...(this.#s.datasets.get(identityId)?.values() ?? [])].filter((row) => row.exists)
   }
@@ -519,4 +583,15 @@ const copyPool = (r: PoolRow): PoolRow => ({
   bulkPublishStartTime: r.bulkPublishStartTime,
   bulkPublishCompleteTime: r.bulkPublishCompleteTime,
   bulkPublishFailureMessage: r.bulkPublishFailureMessage,
+})
+
+const copyOutbox = (r: OutboxRow): OutboxRow => ({
+  deviceId: r.deviceId,
+  identityPoolId: r.identityPoolId,
+  identityId: r.identityId,
+  datasetName: r.datasetName,
+  syncCount: r.syncCount,
+  attempts: r.attempts,
+  notBefore: r.notBefore,
+  expiresAt: r.expiresAt,
 })

@@ -7,6 +7,7 @@ import type {
   ListDatasetsQuery,
   ListRecordsQuery,
   LoginRow,
+  OutboxRow,
   PoolRow,
   RecordRow,
   StoreTx,
@@ -102,6 +103,23 @@ const MIGRATIONS: readonly (readonly string[])[] = [
       bulk_publish_complete_time BIGINT,
       bulk_publish_failure_message TEXT
     )`,
+  ],
+  // Push delivery: one pending push per (device, dataset). No foreign key to devices: a row of a
+  // deleted device is dropped when it comes due, which keeps device deletion a single statement.
+  [
+    `CREATE TABLE outbox (
+      device_id TEXT NOT NULL,
+      dataset TEXT NOT NULL,
+      identity_pool_id TEXT NOT NULL,
+      identity_id TEXT NOT NULL,
+      sync_count BIGINT NOT NULL,
+      attempts INTEGER NOT NULL,
+      not_before BIGINT NOT NULL,
+      expires_at BIGINT NOT NULL,
+      PRIMARY KEY (device_id, dataset)
+    )`,
+    // The dispatcher reads due rows in (not_before, device_id, dataset) order.
+    'CREATE INDEX outbox_by_time ON outbox (not_before, device_id, dataset)',
   ],
 ]
 
@@ -282,6 +300,17 @@ interface PoolSql {
   bulk_publish_failure_message: string | null
 }
 
+interface OutboxSql {
+  device_id: string
+  dataset: string
+  identity_pool_id: string
+  identity_id: string
+  sync_count: number
+  attempts: number
+  not_before: number
+  expires_at: number
+}
+
 interface UsageSql {
   dataset_count: number
   data_storage: number
@@ -295,6 +324,8 @@ const RECORD_COLUMNS =
 const DEVICE_COLUMNS = 'device_id, identity_pool_id, identity_id, platform, token, created_at'
 const POOL_COLUMNS = `identity_pool_id, push_sync, cognito_streams, events, sync_sessions_count, bulk_publish_status,
   bulk_publish_start_time, bulk_publish_complete_time, bulk_publish_failure_message`
+const OUTBOX_COLUMNS =
+  'device_id, dataset, identity_pool_id, identity_id, sync_count, attempts, not_before, expires_at'
 const USAGE_COLUMNS = `COUNT(*) AS dataset_count, COALESCE(SUM(data_storage), 0) AS data_storage,
   MAX(last_modified_date) AS last_modified_date`
 
@@ -340,6 +371,17 @@ type PoolParams = [
   bulkPublishStartTime: number | null,
   bulkPublishCompleteTime: number | null,
   bulkPublishFailureMessage: string | null,
+]
+
+type OutboxParams = [
+  deviceId: string,
+  dataset: string,
+  identityPoolId: string,
+  identityId: string,
+  syncCount: number,
+  attempts: number,
+  notBefore: number,
+  expiresAt: number,
 ]
 
 type Statements = ReturnType<typeof prepare>
@@ -488,6 +530,26 @@ const prepare = (db: Database.Database) => ({
        bulk_publish_complete_time = excluded.bulk_publish_complete_time,
        bulk_publish_failure_message = excluded.bulk_publish_failure_message`,
   ),
+
+  // Coalescing: a pending row is replaced only by a newer change of its dataset.
+  putOutbox: db.prepare<OutboxParams>(
+    `INSERT INTO outbox (${OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (device_id, dataset) DO UPDATE SET identity_pool_id = excluded.identity_pool_id,
+       identity_id = excluded.identity_id, sync_count = excluded.sync_count, attempts = excluded.attempts,
+       not_before = excluded.not_before, expires_at = excluded.expires_at
+     WHERE excluded.sync_count > outbox.sync_count`,
+  ),
+  dueOutbox: db.prepare<[number, number], OutboxSql>(
+    `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE not_before <= ? ORDER BY not_before, device_id, dataset LIMIT ?`,
+  ),
+  nextOutboxTime: db.prepare<[], { next: number | null }>('SELECT MIN(not_before) AS next FROM outbox'),
+  deleteOutbox: db.prepare<[string, string, number]>(
+    'DELETE FROM outbox WHERE device_id = ? AND dataset = ? AND sync_count = ?',
+  ),
+  rescheduleOutbox: db.prepare<[number, number, string, string, number]>(
+    'UPDATE outbox SET attempts = ?, not_before = ? WHERE device_id = ? AND dataset = ? AND sync_count = ?',
+  ),
+  countOutbox: db.prepare<[], { count: number }>('SELECT COUNT(*) AS count FROM outbox'),
 })
 
 class SqliteTx implements StoreTx {
@@ -785,6 +847,53 @@ class SqliteTx implements StoreTx {
       row.bulkPublishFailureMessage,
     )
   }
+
+  async putOutbox(rows: readonly OutboxRow[]): Promise<void> {
+    this.#check()
+    for (const row of rows) {
+      this.#s.putOutbox.run(
+        row.deviceId,
+        row.datasetName,
+        row.identityPoolId,
+        row.identityId,
+        row.syncCount,
+        row.attempts,
+        row.notBefore,
+        row.expiresAt,
+      )
+    }
+  }
+
+  async dueOutbox(now: number, limit: number): Promise<OutboxRow[]> {
+    this.#check()
+    return this.#s.dueOutbox.all(now, pageSize(limit)).map(toOutbox)
+  }
+
+  async nextOutboxTime(): Promise<number | undefined> {
+    this.#check()
+    return this.#s.nextOutboxTime.get()?.next ?? undefined
+  }
+
+  async deleteOutbox(deviceId: string, datasetName: string, syncCount: number): Promise<boolean> {
+    this.#check()
+    return this.#s.deleteOutbox.run(deviceId, datasetName, syncCount).changes > 0
+  }
+
+  async rescheduleOutbox(
+    deviceId: string,
+    datasetName: string,
+    syncCount: number,
+    attempts: number,
+    notBefore: number,
+  ): Promise<boolean> {
+    this.#check()
+    return this.#s.rescheduleOutbox.run(attempts, notBefore, deviceId, datasetName, syncCount).changes > 0
+  }
+
+  async countOutbox(): Promise<number> {
+    this.#check()
+    return this.#s.countOutbox.get()?.count ?? 0
+  }
 }
 
 /**
@@ -832,4 +941,15 @@ const toUsage = (row: UsageSql | undefined): UsageRow => ({
   datasetCount: row?.dataset_count ?? 0,
   dataStorage: row?.data_storage ?? 0,
   lastModifiedDate: row?.last_modified_date ?? null,
+})
+
+const toOutbox = (row: OutboxSql): OutboxRow => ({
+  deviceId: row.device_id,
+  identityPoolId: row.identity_pool_id,
+  identityId: row.identity_id,
+  datasetName: row.dataset,
+  syncCount: row.sync_count,
+  attempts: row.attempts,
+  notBefore: row.not_before,
+  expiresAt: row.expires_at,
 })

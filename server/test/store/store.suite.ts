@@ -6,6 +6,7 @@ import type {
   DevicePlatform,
   DeviceRow,
   IdentityRow,
+  OutboxRow,
   PoolRow,
   RecordCursor,
   RecordRow,
@@ -658,6 +659,76 @@ export function runStoreConformance(name: string, open: () => Promise<SyncStore>
       })
     })
 
+    describe('outbox', () => {
+      it('coalesces rows of one device and dataset to the highest sync count', async () => {
+        await tx((t) =>
+          t.putOutbox([outbox('d', 'ds', { syncCount: 1 }), outbox('d', 'other', { syncCount: 1 })]),
+        )
+        await tx((t) => t.putOutbox([outbox('d', 'ds', { syncCount: 3, notBefore: 50, expiresAt: 900 })]))
+        // An older change arriving late must not replace the newer pending one.
+        await tx((t) => t.putOutbox([outbox('d', 'ds', { syncCount: 2, notBefore: 0 })]))
+        expect(await tx((t) => t.countOutbox())).toBe(2)
+        expect(await tx((t) => t.dueOutbox(1000, 10))).toEqual([
+          outbox('d', 'other', { syncCount: 1 }),
+          outbox('d', 'ds', { syncCount: 3, notBefore: 50, expiresAt: 900 }),
+        ])
+      })
+
+      it('lists due rows in (notBefore, deviceId, datasetName) order, up to the limit', async () => {
+        await tx((t) =>
+          t.putOutbox([
+            outbox('b', 'x', { notBefore: 20 }),
+            outbox('a', 'y', { notBefore: 20 }),
+            outbox('a', 'x', { notBefore: 20 }),
+            outbox('c', 'x', { notBefore: 5 }),
+            outbox('😀', '\u0000', { notBefore: 30 }),
+            outbox('late', 'x', { notBefore: 31 }),
+          ]),
+        )
+        const keys = (rows: OutboxRow[]) => rows.map((row) => [row.deviceId, row.datasetName])
+        expect(keys(await tx((t) => t.dueOutbox(30, 100)))).toEqual([
+          ['c', 'x'],
+          ['a', 'x'],
+          ['a', 'y'],
+          ['b', 'x'],
+          ['😀', '\u0000'],
+        ])
+        expect(keys(await tx((t) => t.dueOutbox(30, 2)))).toEqual([
+          ['c', 'x'],
+          ['a', 'x'],
+        ])
+        expect(await tx((t) => t.dueOutbox(4, 100))).toEqual([])
+        expect(await tx((t) => t.nextOutboxTime())).toBe(5)
+      })
+
+      it('deletes and reschedules a row only while it holds the given sync count', async () => {
+        expect(await tx((t) => t.nextOutboxTime())).toBeUndefined()
+        await tx((t) => t.putOutbox([outbox('d', 'ds', { syncCount: 4 })]))
+        expect(await tx((t) => t.deleteOutbox('d', 'ds', 3))).toBe(false)
+        expect(await tx((t) => t.rescheduleOutbox('d', 'ds', 3, 1, 99))).toBe(false)
+        expect(await tx((t) => t.rescheduleOutbox('d', 'ds', 4, 2, 99))).toBe(true)
+        expect(await tx((t) => t.dueOutbox(99, 10))).toEqual([
+          outbox('d', 'ds', { syncCount: 4, attempts: 2, notBefore: 99 }),
+        ])
+        expect(await tx((t) => t.deleteOutbox('d', 'missing', 4))).toBe(false)
+        expect(await tx((t) => t.deleteOutbox('d', 'ds', 4))).toBe(true)
+        expect(await tx((t) => t.deleteOutbox('d', 'ds', 4))).toBe(false)
+        expect(await tx((t) => t.countOutbox())).toBe(0)
+      })
+
+      it('rolls outbox writes back with their transaction', async () => {
+        await tx((t) => t.putOutbox([outbox('d', 'ds', { syncCount: 1 })]))
+        await expect(
+          tx(async (t) => {
+            await t.putOutbox([outbox('d', 'ds', { syncCount: 2 }), outbox('e', 'ds')])
+            await t.deleteOutbox('d', 'ds', 2)
+            throw new Error('boom')
+          }),
+        ).rejects.toThrow('boom')
+        expect(await tx((t) => t.dueOutbox(1000, 10))).toEqual([outbox('d', 'ds', { syncCount: 1 })])
+      })
+    })
+
     describe('rows', () => {
       it('stores and hands out copies with the contract fields only', async () => {
         const row = { ...dataset({ name: 'ds' }), extra: 'not stored' }
@@ -923,6 +994,18 @@ const record = (key: string, over: Partial<RecordRow> = {}): RecordRow => ({
   lastModifiedDate: 3000,
   lastModifiedBy: 'device',
   deviceLastModifiedDate: 2900,
+  ...over,
+})
+
+const outbox = (deviceId: string, datasetName: string, over: Partial<OutboxRow> = {}): OutboxRow => ({
+  deviceId,
+  identityPoolId: POOL,
+  identityId: ID,
+  datasetName,
+  syncCount: 1,
+  attempts: 0,
+  notBefore: 10,
+  expiresAt: 1000,
   ...over,
 })
 
