@@ -29,6 +29,19 @@ export type SyncErrorCode =
   | 'DEVICE_NOT_REGISTERED'
   | 'ENGINE_CLOSED'
 
+/** The error code of each kind of transport failure (see the transport port's `TransportFailure`). */
+export const TRANSPORT_ERROR_CODES = {
+  offline: 'TRANSPORT_OFFLINE',
+  conflict: 'TRANSPORT_CONFLICT',
+  auth: 'TRANSPORT_AUTH',
+  throttled: 'TRANSPORT_THROTTLED',
+  limit: 'TRANSPORT_LIMIT',
+  notFound: 'TRANSPORT_NOT_FOUND',
+  invalid: 'TRANSPORT_INVALID',
+  server: 'TRANSPORT_SERVER',
+  protocol: 'TRANSPORT_PROTOCOL',
+} as const satisfies Record<string, SyncErrorCode>
+
 /** Codes a caller may retry without changing anything; others need a change of input or state. */
 const RETRYABLE_BY_DEFAULT: ReadonlySet<SyncErrorCode> = new Set<SyncErrorCode>([
   'STORAGE_UNAVAILABLE',

@@ -20,7 +20,7 @@
  */
 import type { PushSink, PushSource } from '../../../src/contracts/push-source.js'
 import { errorTypeName, failureKindOf } from '../../../src/core/transport-failure.js'
-import { SyncError, type SyncErrorCode } from '../../../src/errors.js'
+import { SyncError, type SyncErrorCode, TRANSPORT_ERROR_CODES } from '../../../src/errors.js'
 import { type ReconnectOptions, reconnectDelay } from './backoff.js'
 import { createSseParser } from './parser.js'
 
@@ -280,7 +280,7 @@ class Connection {
     const code: SyncErrorCode =
       response.status === 401 || response.status === 403
         ? 'TRANSPORT_AUTH'
-        : CODES[failureKindOf(type, response.status)]
+        : TRANSPORT_ERROR_CODES[failureKindOf(type, response.status)]
     this.#report(code, message, undefined, {
       status: response.status,
       ...(type === '' ? {} : { errorType: type }),
@@ -305,18 +305,6 @@ class Connection {
       // The sink's failure is its own; the manager's sink never throws.
     }
   }
-}
-
-const CODES: Record<ReturnType<typeof failureKindOf>, SyncErrorCode> = {
-  offline: 'TRANSPORT_OFFLINE',
-  conflict: 'TRANSPORT_CONFLICT',
-  auth: 'TRANSPORT_AUTH',
-  throttled: 'TRANSPORT_THROTTLED',
-  limit: 'TRANSPORT_LIMIT',
-  notFound: 'TRANSPORT_NOT_FOUND',
-  invalid: 'TRANSPORT_INVALID',
-  server: 'TRANSPORT_SERVER',
-  protocol: 'TRANSPORT_PROTOCOL',
 }
 
 function globalFetch(): SseFetch | undefined {
