@@ -65,4 +65,5 @@ export {
   type SyncErrorCode,
   type SyncErrorOptions,
   syncErrorFromFailure,
+  TRANSPORT_ERROR_CODES,
 } from './errors.js'
