@@ -4,6 +4,7 @@ import { SignJWT } from 'jose'
 import { encodePushPayload } from 'pushsync/core'
 import type { DevicePlatform } from '../../store/contract.js'
 import type { PushMessage, PushSender, SendOutcome } from '../sender.js'
+import { sharedToken } from './shared-token.js'
 
 export interface ApnsSenderOptions {
   /** The Apple Developer team id (10 characters), the provider token's `iss`. */
@@ -105,8 +106,6 @@ export function createApnsSender(options: ApnsSenderOptions): ApnsSender {
     APNS_SANDBOX: options.sandboxUrl ?? SANDBOX_URL,
   }
   const sessions = new Map<string, ClientHttp2Session>()
-  let cached: ProviderToken | undefined
-  let pending: Promise<ProviderToken> | undefined
 
   const signToken = async (): Promise<ProviderToken> => {
     const issuedAt = now()
@@ -118,24 +117,7 @@ export function createApnsSender(options: ApnsSenderOptions): ApnsSender {
     return { jwt, issuedAt }
   }
 
-  const providerToken = (): Promise<ProviderToken> => {
-    if (cached !== undefined && now() - cached.issuedAt < TOKEN_RENEW_MS) return Promise.resolve(cached)
-    // Concurrent sends share one signing rather than each renewing the token.
-    pending ??= signToken()
-      .then((value) => {
-        cached = value
-        return value
-      })
-      .finally(() => {
-        pending = undefined
-      })
-    return pending
-  }
-
-  /** Drops the token APNs called expired, unless a concurrent send already replaced it. */
-  const discardToken = (rejected: ProviderToken) => {
-    if (cached === rejected) cached = undefined
-  }
+  const providerToken = sharedToken(signToken, (token) => now() - token.issuedAt < TOKEN_RENEW_MS)
 
   const session = (origin: string): ClientHttp2Session => {
     const existing = sessions.get(origin)
@@ -220,7 +202,7 @@ export function createApnsSender(options: ApnsSenderOptions): ApnsSender {
     const attempt = async (): Promise<{ outcome: SendOutcome; expired?: ProviderToken }> => {
       let credentials: ProviderToken
       try {
-        credentials = await providerToken()
+        credentials = await providerToken.get()
       } catch (error) {
         return { outcome: { kind: 'failed', reason: `APNs provider token: ${(error as Error).message}` } }
       }
@@ -260,7 +242,7 @@ export function createApnsSender(options: ApnsSenderOptions): ApnsSender {
     try {
       const first = await attempt()
       if (first.expired === undefined) return first.outcome
-      discardToken(first.expired)
+      providerToken.discard(first.expired)
       // A token signed just now and still called expired means a wrong clock: no use retrying.
       return (await attempt()).outcome
     } catch (error) {

@@ -4,6 +4,7 @@ import { encodePushPayload } from 'pushsync/core'
 import type { DevicePlatform } from '../../store/contract.js'
 import type { PushMessage, PushSender, SendOutcome } from '../sender.js'
 import { datasetCollapseId } from './apns.js'
+import { sharedToken } from './shared-token.js'
 
 /** The fields of a Firebase service account JSON key file the sender reads. */
 export interface FcmServiceAccount {
@@ -117,8 +118,6 @@ export function createFcmSender(options: FcmSenderOptions): PushSender {
   const now = options.now ?? Date.now
   const timeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS
   const sendUrl = `${(options.apiBaseUrl ?? API_BASE_URL).replace(/\/+$/, '')}/v1/projects/${encodeURIComponent(account.project_id)}/messages:send`
-  let cached: AccessToken | undefined
-  let pending: Promise<AccessToken> | undefined
 
   const requestToken = async (): Promise<AccessToken> => {
     const issuedAt = Math.floor(now() / 1000)
@@ -160,23 +159,7 @@ export function createFcmSender(options: FcmSenderOptions): PushSender {
     return { value: body.access_token, expiresAt: now() + lifetimeS * 1000 - EXPIRY_MARGIN_MS }
   }
 
-  const accessToken = (): Promise<AccessToken> => {
-    if (cached !== undefined && now() < cached.expiresAt) return Promise.resolve(cached)
-    // Concurrent sends share one token request.
-    pending ??= requestToken()
-      .then((value) => {
-        cached = value
-        return value
-      })
-      .finally(() => {
-        pending = undefined
-      })
-    return pending
-  }
-
-  const discardToken = (rejected: AccessToken) => {
-    if (cached === rejected) cached = undefined
-  }
+  const accessToken = sharedToken(requestToken, (token) => now() < token.expiresAt)
 
   const send = async (message: PushMessage): Promise<SendOutcome> => {
     if (message.platform !== 'GCM') {
@@ -207,7 +190,7 @@ export function createFcmSender(options: FcmSenderOptions): PushSender {
     const attempt = async (): Promise<{ outcome: SendOutcome; unauthorized?: AccessToken }> => {
       let credentials: AccessToken
       try {
-        credentials = await accessToken()
+        credentials = await accessToken.get()
       } catch (error) {
         const reason = `FCM access token: ${(error as Error).message}`
         return {
@@ -256,7 +239,7 @@ export function createFcmSender(options: FcmSenderOptions): PushSender {
       const first = await attempt()
       if (first.unauthorized === undefined) return first.outcome
       // The token was revoked or expired early: one fresh token, and a second refusal is final.
-      discardToken(first.unauthorized)
+      accessToken.discard(first.unauthorized)
       return (await attempt()).outcome
     } catch (error) {
       return { kind: 'retry', reason: `FCM send failed: ${(error as Error).message}` }
