@@ -20,6 +20,8 @@ export default defineConfig({
     'transport/http': 'adapters/transport/http/index.ts',
     'push/sse': 'adapters/push/sse/index.ts',
     'push/callback': 'adapters/push/callback/index.ts',
+    'push/webpush': 'adapters/push/webpush/index.ts',
+    'push/webpush/service-worker': 'adapters/push/webpush/service-worker.ts',
   },
   format: 'esm',
   // The library runs in browsers, React Native, workers and Node: no Node resolution or shims.

@@ -51,6 +51,8 @@ const ISOMORPHIC: ReadonlyArray<readonly [entry: string, allowed: readonly strin
   ['dist/transport/http.js', []],
   ['dist/push/sse.js', []],
   ['dist/push/callback.js', []],
+  ['dist/push/webpush.js', []],
+  ['dist/push/webpush/service-worker.js', []],
 ]
 const FORBIDDEN_IN_ISOMORPHIC: ReadonlyArray<
   readonly [reason: string, test: (specifier: string) => boolean]
