@@ -50,9 +50,9 @@ function observed(inner: PushSource, onPush: () => void = () => {}) {
   return { source, seen }
 }
 
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error('timed out waiting for a condition')
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
@@ -104,6 +104,54 @@ describe('push over SSE', () => {
     // A wrote with the device id its stream was opened with: the server leaves the change out of it.
     await new Promise((resolve) => setTimeout(resolve, 100))
     expect(pushA.seen.payloads).toEqual([])
+    await Promise.all([a.close(), b.close()])
+  })
+
+  it('recovers a change made while B was disconnected as soon as B reconnects, and ignores stale news', async () => {
+    const { identityId, sessionToken } = await newIdentity(url)
+    const options = { endpoint: url, identityPoolId: POOL, identityId, getToken: () => sessionToken }
+    let pulls = 0
+    const b = createSyncManager({
+      identityPoolId: POOL,
+      identityId,
+      storage: createMemoryStorage(),
+      transport: interceptTransport(createHttpTransport(options), (call) => {
+        if (call.method === 'listRecords') pulls++
+        return call.proceed()
+      }),
+    })
+    const a = createSyncManager({
+      identityPoolId: POOL,
+      identityId,
+      storage: createMemoryStorage(),
+      transport: createHttpTransport(options),
+    })
+    const dsA = await a.openOrCreateDataset('notes')
+    await dsA.put('first', '1')
+    await dsA.synchronize()
+    const dsB = await b.openOrCreateDataset('notes')
+    await dsB.synchronize()
+    const pullsWhenCurrent = pulls
+
+    // B is offline (no push source) while A writes again.
+    await dsA.put('second', '2')
+    const { lastSyncCount } = await dsA.synchronize()
+
+    // On connect the server sends every dataset's current count: B learns of what it missed.
+    const first = observed(createSsePushSource(options))
+    const stop = b.addPushSource(first.source)
+    await until(async () => (await dsB.get('second')) === '2')
+    expect(await dsB.getLastSyncCount()).toBe(lastSyncCount)
+    stop()
+
+    // Reconnecting when nothing changed repeats counts B already holds: no request follows.
+    const pullsBefore = pulls
+    const second = observed(createSsePushSource(options))
+    b.addPushSource(second.source)
+    await until(() => second.seen.payloads.length > 0)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(pulls).toBe(pullsBefore)
+    expect(pullsBefore).toBeGreaterThan(pullsWhenCurrent)
     await Promise.all([a.close(), b.close()])
   })
 })
