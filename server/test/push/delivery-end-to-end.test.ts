@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateVapidKeys } from '../../src/push/senders/webpush.js'
 import { pushConfigFromEnv } from '../../src/push-config.js'
 import { createSyncServer, type SyncServer } from '../../src/server.js'
+import { signInAsGuest } from '../helpers/guest.js'
 
 const POOL = 'us-east-1:7e570000-0000-4000-8000-00000000e2e0'
 const vapid = { subject: 'mailto:ops@example.com', ...generateVapidKeys() }
@@ -49,20 +50,8 @@ async function call(path: string, init: RequestInit & { token?: string } = {}) {
 }
 
 async function signIn() {
-  const identity = (target: string, body: object) =>
-    call('/', {
-      method: 'POST',
-      headers: {
-        'x-amz-target': `AWSCognitoIdentityService.${target}`,
-        'content-type': 'application/x-amz-json-1.1',
-      },
-      body: JSON.stringify(body),
-    })
-  const id = String((await identity('GetId', { IdentityPoolId: POOL })).json.IdentityId)
-  const credentials = (await identity('GetCredentialsForIdentity', { IdentityId: id })).json.Credentials as {
-    SessionToken: string
-  }
-  return { id, token: credentials.SessionToken }
+  const { identityId, token } = await signInAsGuest(url, POOL)
+  return { id: identityId, token }
 }
 
 function subscription(path: string): string {

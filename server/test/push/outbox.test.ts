@@ -9,6 +9,7 @@ import { Sha256 } from '../../src/auth/sigv4.js'
 import type { PushMessage, PushSender, SendOutcome } from '../../src/push/sender.js'
 import { createSyncServer, type SyncServer, type SyncServerOptions } from '../../src/server.js'
 import type { DevicePlatform } from '../../src/store/contract.js'
+import { type Identity, signInAsGuest } from '../helpers/guest.js'
 
 const POOL = 'us-east-1:0b0c0000-0000-4000-8000-0000000000aa'
 const ADMIN = { accessKeyId: 'AKIDOUTBOXTEST000001', secretAccessKey: 'outbox-secret' }
@@ -50,34 +51,9 @@ async function start(options: SyncServerOptions): Promise<Running> {
   return { server, url: (await server.listen(0)).url }
 }
 
-interface Identity {
-  readonly url: string
-  readonly identityId: string
-  readonly token: string
-}
-
 const enc = encodeURIComponent
 
-async function identityCall(url: string, target: string, body: object): Promise<Record<string, unknown>> {
-  const response = await fetch(`${url}/`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amz-target': `AWSCognitoIdentityService.${target}`,
-    },
-    body: JSON.stringify(body),
-  })
-  expect(response.status).toBe(200)
-  return (await response.json()) as Record<string, unknown>
-}
-
-async function newIdentity(url: string): Promise<Identity> {
-  const { IdentityId } = await identityCall(url, 'GetId', { IdentityPoolId: POOL })
-  const { Credentials } = (await identityCall(url, 'GetCredentialsForIdentity', { IdentityId })) as {
-    Credentials: { SessionToken: string }
-  }
-  return { url, identityId: String(IdentityId), token: Credentials.SessionToken }
-}
+const newIdentity = (url: string): Promise<Identity> => signInAsGuest(url, POOL)
 
 const identityUrl = (who: Identity) =>
   `${who.url}/identitypools/${enc(POOL)}/identities/${enc(who.identityId)}`

@@ -9,18 +9,13 @@ import { createSseHub, type SseConnection } from '../../src/push/sse-hub.js'
 import { createSyncServer, type SyncServer } from '../../src/server.js'
 import type { StoreTx } from '../../src/store/contract.js'
 import { openStore } from '../../src/store/index.js'
+import { type Identity, signInAsGuest } from '../helpers/guest.js'
 
 const POOL = 'us-east-1:5e5e0000-0000-4000-8000-0000000000aa'
 /** How long a stream is watched for an event that must not come. */
 const QUIET_MS = 300
 /** How long a test waits for an event that must come. */
 const WAIT_MS = 3000
-
-interface Identity {
-  readonly url: string
-  readonly identityId: string
-  readonly token: string
-}
 
 interface SseMessage {
   readonly event: string
@@ -48,26 +43,7 @@ function enc(value: string): string {
   return encodeURIComponent(value)
 }
 
-async function identityCall(url: string, target: string, body: object): Promise<Record<string, unknown>> {
-  const response = await fetch(`${url}/`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amz-target': `AWSCognitoIdentityService.${target}`,
-    },
-    body: JSON.stringify(body),
-  })
-  expect(response.status).toBe(200)
-  return (await response.json()) as Record<string, unknown>
-}
-
-async function newIdentity(url: string): Promise<Identity> {
-  const { IdentityId } = await identityCall(url, 'GetId', { IdentityPoolId: POOL })
-  const { Credentials } = (await identityCall(url, 'GetCredentialsForIdentity', { IdentityId })) as {
-    Credentials: { SessionToken: string }
-  }
-  return { url, identityId: String(IdentityId), token: Credentials.SessionToken }
-}
+const newIdentity = (url: string): Promise<Identity> => signInAsGuest(url, POOL)
 
 function datasetUrl(who: Identity, dataset: string): string {
   return `${who.url}/identitypools/${enc(POOL)}/identities/${enc(who.identityId)}/datasets/${dataset}`

@@ -12,9 +12,9 @@ import {
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { createIndexedDbStorage } from '../../../adapters/storage/indexeddb/index.js'
 import type { StorageAdapter } from '../../../src/contracts/storage.js'
-import type { SyncRecord } from '../../../src/core/model.js'
 import { isSyncError, type SyncError } from '../../../src/errors.js'
 import { runStorageConformance } from '../../../src/testing/index.js'
+import { caught, record } from './helpers.js'
 
 // idb recognises IndexedDB objects by their interface classes, which it expects as globals (as in a
 // browser). Install fake-indexeddb's for this file, but not `indexedDB` itself: every test passes a
@@ -45,26 +45,6 @@ runStorageConformance({
 
 const ID = 'eu-west-1:00000000-0000-4000-8000-000000000001'
 const CURRENT_VERSION = 2
-
-function record(key: string, value: string | null, dirty = true): SyncRecord {
-  return {
-    key,
-    value,
-    syncCount: 0,
-    lastModifiedDate: 0,
-    lastModifiedBy: null,
-    deviceLastModifiedDate: 0,
-    dirty,
-  }
-}
-
-const caught = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected a rejection')
-    },
-    (error: unknown) => error,
-  )
 
 /** Opens a database by hand, as another tab or an older version of the app would. */
 function openRaw(

@@ -14,9 +14,9 @@ import {
 import { mapSqliteError } from '../../../adapters/storage/sqlite/map-error.js'
 import { MIGRATIONS, SCHEMA_VERSION } from '../../../adapters/storage/sqlite/schema.js'
 import type { StorageAdapter } from '../../../src/contracts/storage.js'
-import type { SyncRecord } from '../../../src/core/model.js'
 import { isSyncError, SyncError, type SyncErrorCode } from '../../../src/errors.js'
 import { runStorageConformance } from '../../../src/testing/index.js'
+import { caught, record } from './helpers.js'
 
 const SQL = await initSqlJs()
 
@@ -104,26 +104,6 @@ runStorageConformance({
 })
 
 const ID = 'eu-west-1:00000000-0000-4000-8000-000000000001'
-
-function record(key: string, value: string | null, dirty = true): SyncRecord {
-  return {
-    key,
-    value,
-    syncCount: 0,
-    lastModifiedDate: 0,
-    lastModifiedBy: null,
-    deviceLastModifiedDate: 0,
-    dirty,
-  }
-}
-
-const caught = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected a rejection')
-    },
-    (error: unknown) => error,
-  )
 
 describe('createSqliteStorage', () => {
   const opened: StorageAdapter[] = []
