@@ -1,0 +1,47 @@
+/**
+ * Real Chromium for the browser tests: Debian's package at /usr/bin/chromium (or
+ * PUSHSYNC_CHROMIUM), driven by playwright-core. Where it is missing the browser tests skip and
+ * say why, unless PUSHSYNC_REQUIRE_BROWSER=1 (set by CI), which turns the absence into a failure.
+ */
+import { existsSync } from 'node:fs'
+import { type Browser, type BrowserContext, chromium } from 'playwright-core'
+
+export const CHROMIUM_PATH = process.env.PUSHSYNC_CHROMIUM ?? '/usr/bin/chromium'
+
+/**
+ * Flags for a headless Chromium on a machine without a GPU or outside network: without the
+ * background-networking ones it keeps trying to reach Google's hosts.
+ */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
+
+export const chromiumAvailable = existsSync(CHROMIUM_PATH)
+export const browserRequired = process.env.PUSHSYNC_REQUIRE_BROWSER === '1'
+
+if (!chromiumAvailable) {
+  const message = `Chromium not found at ${CHROMIUM_PATH} (apt-get install -y chromium, or set PUSHSYNC_CHROMIUM)`
+  if (browserRequired) throw new Error(`${message}; PUSHSYNC_REQUIRE_BROWSER=1 makes the browser tests mandatory`)
+  console.warn(`[pushsync] skipping the browser tests: ${message}`)
+}
+
+/** Whether this file's browser tests must be skipped (they never are where they are required). */
+export const skipBrowserTests = !chromiumAvailable
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS })
+}
+
+/**
+ * A fresh profile (its own IndexedDB, locks and channels) in one browser. Pages of one context
+ * are tabs of one profile; pages of two contexts are two devices.
+ */
+export function newProfile(browser: Browser): Promise<BrowserContext> {
+  return browser.newContext({ viewport: { width: 1280, height: 800 } })
+}
