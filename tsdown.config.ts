@@ -22,6 +22,7 @@ export default defineConfig({
     'push/callback': 'adapters/push/callback/index.ts',
     'push/webpush': 'adapters/push/webpush/index.ts',
     'push/webpush/service-worker': 'adapters/push/webpush/service-worker.ts',
+    'tabs/web-locks': 'adapters/tabs/web-locks/index.ts',
   },
   format: 'esm',
   // The library runs in browsers, React Native, workers and Node: no Node resolution or shims.

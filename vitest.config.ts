@@ -1,7 +1,37 @@
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { defineConfig } from 'vitest/config'
+import { playwright } from '@vitest/browser-playwright'
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config'
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/browser/support/chromium-settings.js'
 
 const source = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+
+// Files named `*.browser.test.ts` run inside real Chromium (vitest browser mode); the others run in
+// Node (those under test/browser/ drive Chromium from Node with playwright-core).
+const BROWSER_FILES = ['test/browser/**/*.browser.test.ts']
+
+const browserProject: TestProjectInlineConfiguration = {
+  extends: true,
+  test: {
+    name: 'chromium',
+    include: BROWSER_FILES,
+    browser: {
+      enabled: true,
+      headless: true,
+      screenshotFailures: false,
+      provider: playwright({ launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS } }),
+      instances: [{ browser: 'chromium' }],
+    },
+  },
+}
+
+const chromiumFound = existsSync(CHROMIUM_PATH)
+if (!chromiumFound) {
+  const message = `Chromium not found at ${CHROMIUM_PATH} (apt-get install -y chromium, or set PUSHSYNC_CHROMIUM)`
+  if (process.env.PUSHSYNC_REQUIRE_BROWSER === '1')
+    throw new Error(`${message}; PUSHSYNC_REQUIRE_BROWSER=1 makes the browser tests mandatory`)
+  console.warn(`[pushsync] skipping the in-browser tests (${BROWSER_FILES.join(', ')}): ${message}`)
+}
 
 export default defineConfig({
   resolve: {
@@ -11,15 +41,25 @@ export default defineConfig({
       { find: /^pushsync$/, replacement: source('./src/index.ts') },
       { find: /^pushsync\/(core|testing)$/, replacement: source('./src/$1/index.ts') },
       {
-        find: /^pushsync\/(storage|transport|push)\/([a-z-]+)$/,
+        find: /^pushsync\/(storage|transport|push|tabs)\/([a-z-]+)$/,
         replacement: source('./adapters/$1/$2/index.ts'),
       },
     ],
   },
   test: {
-    include: ['test/**/*.test.ts', 'server/test/**/*.test.ts'],
     setupFiles: ['test/setup/fast-check.ts'],
     // Property tests run 1,000 cases each; a model run can take a few seconds on a 2-core machine.
     testTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'node',
+          include: ['test/**/*.test.ts', 'server/test/**/*.test.ts'],
+          exclude: BROWSER_FILES,
+        },
+      },
+      ...(chromiumFound ? [browserProject] : []),
+    ],
   },
 })

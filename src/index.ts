@@ -16,6 +16,8 @@ export type {
   StorageAdapter,
   StorageReadTx,
   StorageWriteTx,
+  TabCoordinator,
+  TabSink,
   Transport,
   TransportFailure,
   TransportFailureKind,

@@ -5,7 +5,7 @@ import { type Limits, resolveLimits } from 'pushsync/core'
 import { createAuthenticator, type JwtBearerOptions } from './auth/authenticate.js'
 import { createCredentialIssuer } from './auth/credentials.js'
 import { createSessionTokens } from './auth/session-token.js'
-import { createApp } from './http/app.js'
+import { createApp, type SiteHandler } from './http/app.js'
 import {
   createJwtLoginVerifier,
   defaultNewIdentityId,
@@ -69,6 +69,14 @@ export interface SyncServerOptions {
     /** Also push to the device that made the change (default false). */
     readonly echoToOrigin?: boolean
   }
+  /**
+   * Serves your own pages from the API's origin. It is asked about GET and HEAD requests that no API
+   * route answers, outside `/identitypools` and `/pushsync/` (so it can neither shadow nor fill in an
+   * API path), and answers with a Response, or with `undefined` to leave the request to the API's
+   * `UnknownOperationException`. A HEAD request is answered with the GET response's headers.
+   * An error it throws is reported to `onError` and answered as a 500 InternalErrorException.
+   */
+  readonly site?: SiteHandler
   /** Reports unexpected errors: those answered as 500 InternalErrorException and those of push delivery. */
   readonly onError?: (error: unknown) => void
   /** The clock, in epoch milliseconds; tests pass their own. */
@@ -150,6 +158,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     streamSink: options.streamSink ?? createNdjsonStreamSink('./pushsync-streams'),
     syncTriggerFor: (url) => options.syncTrigger ?? (url === undefined ? undefined : urlSyncTrigger(url)),
     bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024,
+    ...(options.site === undefined ? {} : { site: options.site }),
     ...(options.onError === undefined ? {} : { onError: options.onError }),
   })
   // Started at once: rows a previous run committed but did not deliver go out after a restart. Without

@@ -1,6 +1,7 @@
 /** The ports adapters implement. */
 export type { PushSink, PushSource } from './push-source.js'
 export type { ListRecordsOptions, StorageAdapter, StorageReadTx, StorageWriteTx } from './storage.js'
+export type { TabCoordinator, TabSink } from './tab-coordinator.js'
 export type {
   ListRecordsRequest,
   RecordsPage,

@@ -1,5 +1,6 @@
 import type { PushSink, PushSource } from '../contracts/push-source.js'
 import type { StorageAdapter } from '../contracts/storage.js'
+import type { TabCoordinator } from '../contracts/tab-coordinator.js'
 import type { RemoteDataset, Transport } from '../contracts/transport.js'
 import { type ConflictResolver, lastWriterWins } from '../core/conflict.js'
 import { planIdentityChange, UNKNOWN_IDENTITY } from '../core/identity.js'
@@ -16,6 +17,7 @@ import { SyncEventEmitter, type SyncEvents, type SyncResult } from './events.js'
 import { transportError, validationError } from './failures.js'
 import { SingleFlight } from './single-flight.js'
 import { type SynchronizeOptions, synchronizeDataset } from './synchronize.js'
+import { createTabLink, type TabLink } from './tabs.js'
 
 /** Tells the engine when the device goes on- and offline (`navigator.onLine`, NetInfo...). */
 export interface ConnectivitySource {
@@ -49,6 +51,14 @@ export interface SyncManagerOptions {
   /** Retries after a 409 before SYNC_RETRIES_EXHAUSTED. Default 3. */
   readonly maxRetries?: number
   readonly logger?: Pick<Console, 'warn'>
+  /**
+   * Tabs of one app sharing this storage (`pushsync/tabs/web-locks`): one leads and talks to the
+   * network (syncs, push sources, connectivity and interval syncs); the others read and write
+   * locally, hand their syncs to the leader and see every tab's changes at once. Give every tab
+   * the same `conflictResolver`: conflicts are decided in the leading tab, and `onConflict`-style
+   * callbacks passed to a follower's `synchronize` are not called.
+   */
+  readonly tabs?: TabCoordinator
 }
 
 export interface SyncManager {
@@ -92,6 +102,8 @@ export interface SyncManager {
    */
   addPushSource(source: PushSource): () => void
   on<TName extends keyof SyncEvents>(name: TName, listener: (...args: SyncEvents[TName]) => void): () => void
+  /** Whether this tab talks to the network: always, without `tabs`; else while it leads. */
+  readonly isLeader: boolean
   /** Waits for running syncs, then closes the storage. Later calls reject with ENGINE_CLOSED. */
   close(): Promise<void>
 }
@@ -111,6 +123,9 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
   const usages = new Map<string, DatasetUsage>()
   const watchers = new Map<string, Set<(status: DatasetStatus) => void>>()
   let closed = false
+  /** Set when the manager runs in one of several tabs; see SyncManagerOptions.tabs. */
+  let tabs: TabLink | undefined
+  const leads = () => tabs === undefined || tabs.leader
 
   const assertOpen = () => {
     if (closed) throw new SyncError('ENGINE_CLOSED', 'the sync manager is closed')
@@ -150,7 +165,8 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     localDeviceId ??= randomDeviceId()
     return localDeviceId
   }
-  const pushSources = new Set<() => void>()
+  /** Started push sources; each runs only while this tab leads. */
+  const pushSources = new Set<{ activate(): void; deactivate(): void; stop(): void }>()
   const updateDeviceId = async () => {
     const registered = await deviceId()
     return registered ?? localDeviceId
@@ -175,25 +191,32 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
       return Promise.reject(error)
     }
     return flights.run(name, async () => {
+      let ranHere = false
       usages.delete(name)
       setStatus(name, { syncing: true })
       events.emit('syncStarted', { dataset: name })
       try {
-        const result = await synchronizeDataset(
-          {
-            identityId,
-            storage,
-            transport: current,
-            clock,
-            limits,
-            resolver: options.conflictResolver ?? lastWriterWins,
-            events,
-            maxRetries: options.maxRetries ?? DEFAULT_RETRIES,
-            deviceId: updateDeviceId,
-          },
-          name,
-          syncOptions,
-        )
+        const fromLeader = tabs === undefined ? 'lead' : await tabs.requestSync(name)
+        ranHere = fromLeader === 'lead'
+        if (!ranHere) warnOfUnusedCallbacks(syncOptions)
+        const result =
+          fromLeader !== 'lead'
+            ? fromLeader
+            : await synchronizeDataset(
+                {
+                  identityId,
+                  storage,
+                  transport: current,
+                  clock,
+                  limits,
+                  resolver: options.conflictResolver ?? lastWriterWins,
+                  events,
+                  maxRetries: options.maxRetries ?? DEFAULT_RETRIES,
+                  deviceId: updateDeviceId,
+                },
+                name,
+                syncOptions,
+              )
         setStatus(name, { syncing: false, lastSyncedAt: clock.now(), lastError: null })
         events.emit('syncSucceeded', { dataset: name, result })
         return result
@@ -207,8 +230,17 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
       } finally {
         usages.delete(name)
         await refreshPending(name).catch(() => {})
+        if (ranHere) tabs?.announceSettled(name)
       }
     })
+  }
+
+  const warnOfUnusedCallbacks = (syncOptions: SynchronizeOptions | undefined) => {
+    if (syncOptions === undefined || !Object.values(syncOptions).some((value) => typeof value === 'function'))
+      return
+    options.logger?.warn(
+      '[pushsync] this tab follows: the leading tab synchronized and its conflictResolver decided; the callbacks given to synchronize were not called',
+    )
   }
 
   const synchronizeOnConnectivity = (name: string, syncOptions?: SynchronizeOptions): Promise<SyncResult> => {
@@ -263,7 +295,8 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     refreshPending,
     knownUsage: (name: string) => (flights.isRunning(name) ? undefined : usages.get(name)),
     rememberUsage(name: string, usage: DatasetUsage) {
-      if (flights.isRunning(name)) usages.delete(name)
+      // Other tabs write the same database behind this cache: with tabs, every write reads anew.
+      if (flights.isRunning(name) || tabs !== undefined) usages.delete(name)
       else usages.set(name, usage)
     },
     forgetUsage: (name: string) => void usages.delete(name),
@@ -287,7 +320,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
   }
 
   const syncPending = async () => {
-    if (closed || transport === undefined || identityId === UNKNOWN_IDENTITY) return
+    if (closed || !leads() || transport === undefined || identityId === UNKNOWN_IDENTITY) return
     const datasets = await storage.read((tx) => tx.listDatasets(identityId))
     for (const meta of datasets) {
       const dirty = await storage.read((tx) => tx.listRecords(identityId, meta.name, { dirtyOnly: true }))
@@ -311,7 +344,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
   // A timer must not keep a Node process alive on its own.
   ;(interval as { unref?: () => void } | undefined)?.unref?.()
   const syncAll = async () => {
-    if (closed || transport === undefined || identityId === UNKNOWN_IDENTITY) return
+    if (closed || !leads() || transport === undefined || identityId === UNKNOWN_IDENTITY) return
     for (const meta of await storage.read((tx) => tx.listDatasets(identityId))) {
       synchronize(meta.name).catch((error: unknown) =>
         options.logger?.warn('[pushsync] background sync failed', error),
@@ -383,23 +416,81 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
         }
       },
     }
-    // Reads the registration before the source connects, so it hands the server the right id.
-    deviceId().catch(() => {})
-    const stopSource = source.start(sink)
-    const stop = () => {
-      if (stopped) return
-      stopped = true
-      pushSources.delete(stop)
-      stopSource()
+    let stopSource: (() => void) | undefined
+    const entry = {
+      activate() {
+        if (stopped || stopSource !== undefined || !leads()) return
+        // Reads the registration before the source connects, so it hands the server the right id.
+        deviceId().catch(() => {})
+        stopSource = source.start(sink)
+      },
+      deactivate() {
+        const running = stopSource
+        stopSource = undefined
+        running?.()
+      },
+      stop() {
+        if (stopped) return
+        stopped = true
+        pushSources.delete(entry)
+        entry.deactivate()
+      },
     }
-    pushSources.add(stop)
-    return stop
+    pushSources.add(entry)
+    entry.activate()
+    return entry.stop
+  }
+
+  if (options.tabs !== undefined) {
+    // Events this tab re-emits for another tab's change must not be announced back.
+    let relaying = false
+    const relay = (emit: () => void) => {
+      relaying = true
+      try {
+        emit()
+      } finally {
+        relaying = false
+      }
+    }
+    const link = createTabLink(options.tabs, {
+      identityId: () => identityId,
+      synchronize: (name) => synchronize(name),
+      changedElsewhere(event) {
+        usages.delete(event.dataset)
+        refreshPending(event.dataset).catch(() => {})
+        relay(() => events.emit('datasetChanged', event))
+      },
+      conflictElsewhere: (event) => relay(() => events.emit('conflict', event)),
+      settledElsewhere(dataset) {
+        usages.delete(dataset)
+        refreshPending(dataset).catch(() => {})
+      },
+      leadershipChanged(leader) {
+        for (const source of [...pushSources]) {
+          if (leader) source.activate()
+          else source.deactivate()
+        }
+        // Changes the other tabs made while no tab led (or this one's, before it led) go out now.
+        if (leader) syncPending().catch(() => {})
+      },
+      warn: (message, error) => options.logger?.warn(message, error),
+    })
+    tabs = link
+    events.on('datasetChanged', (event) => {
+      if (!relaying) link.announceChange(event)
+    })
+    events.on('conflict', (event) => {
+      if (!relaying) link.announceConflict(event)
+    })
   }
 
   return {
     identityPoolId,
     get identityId() {
       return identityId
+    },
+    get isLeader() {
+      return leads()
     },
     async changeIdentity(newIdentityId, newTransport) {
       assertOpen()
@@ -527,9 +618,11 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     async close() {
       if (closed) return
       closed = true
-      for (const stop of [...pushSources]) {
+      // Leaving first lets another tab take the lead while this one winds down.
+      tabs?.stop()
+      for (const source of [...pushSources]) {
         try {
-          stop()
+          source.stop()
         } catch (error) {
           options.logger?.warn('[pushsync] stopping a push source threw', error)
         }

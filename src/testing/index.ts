@@ -1,4 +1,6 @@
+export { createMemoryTabGroup, type MemoryTabGroup } from './memory-tabs.js'
 export { runStorageConformance, type StorageFixture } from './storage-conformance.js'
+export { runTabCoordinatorConformance, type TabCoordinatorFixture } from './tab-conformance.js'
 export {
   runTransportConformance,
   type TransportFixture,

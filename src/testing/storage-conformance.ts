@@ -26,6 +26,12 @@ export interface StorageFixture {
   reopen?(): Promise<StorageAdapter>
   /** Removes what `create` made. Called after every test, once its adapters are closed. */
   destroy?(): Promise<void>
+  /**
+   * Runs of the model property (default: fast-check's global `numRuns`). Setting it also gives that
+   * test time for a medium whose every transaction reaches the disk: a browser's IndexedDB takes
+   * about 80 ms per run of up to 20 transactions.
+   */
+  modelRuns?: number
 }
 
 /** Registers the suite's tests with vitest; call it at the top level of a test file. */
@@ -762,43 +768,50 @@ export function runStorageConformance(fixture: StorageFixture): void {
     })
 
     describe('model', () => {
-      it('matches a simple model over random sequences of writes, failed writes included', async () => {
-        await fc.assert(
-          fc.asyncProperty(fc.array(stepArbitrary, { maxLength: 20 }), async (steps) => {
-            // Runs share the adapter; start each from an empty state for the identities it uses.
-            await storage.write(async (tx) => {
-              for (const identityId of MODEL_IDENTITIES) {
-                for (const name of MODEL_DATASETS) await tx.deleteDataset(identityId, name)
-                for (const platform of PLATFORMS) await tx.deleteDevice(identityId, platform)
-              }
-            })
-            let model = emptyModel()
-            expect(await storage.read(modelView)).toEqual(viewOf(model))
-            for (const step of steps) {
-              const next = step.ops.reduce(applyToModel, model)
-              if (step.fails) {
-                const failure = new Error('rolled back')
-                const seen: { view?: ModelView } = {}
-                const writing = storage.write(async (tx) => {
-                  for (const op of step.ops) await applyToStorage(tx, op)
-                  seen.view = await modelView(tx)
-                  throw failure
-                })
-                await expect(writing).rejects.toBe(failure)
-                expect(seen.view).toEqual(viewOf(next))
-              } else {
-                const seen = await storage.write(async (tx) => {
-                  for (const op of step.ops) await applyToStorage(tx, op)
-                  return modelView(tx)
-                })
-                expect(seen).toEqual(viewOf(next))
-                model = next
-              }
+      const modelRuns = fixture.modelRuns
+      const timing = modelRuns === undefined ? {} : { timeout: Math.max(60_000, modelRuns * 250) }
+      it(
+        'matches a simple model over random sequences of writes, failed writes included',
+        timing,
+        async () => {
+          await fc.assert(
+            fc.asyncProperty(fc.array(stepArbitrary, { maxLength: 20 }), async (steps) => {
+              // Runs share the adapter; start each from an empty state for the identities it uses.
+              await storage.write(async (tx) => {
+                for (const identityId of MODEL_IDENTITIES) {
+                  for (const name of MODEL_DATASETS) await tx.deleteDataset(identityId, name)
+                  for (const platform of PLATFORMS) await tx.deleteDevice(identityId, platform)
+                }
+              })
+              let model = emptyModel()
               expect(await storage.read(modelView)).toEqual(viewOf(model))
-            }
-          }),
-        )
-      })
+              for (const step of steps) {
+                const next = step.ops.reduce(applyToModel, model)
+                if (step.fails) {
+                  const failure = new Error('rolled back')
+                  const seen: { view?: ModelView } = {}
+                  const writing = storage.write(async (tx) => {
+                    for (const op of step.ops) await applyToStorage(tx, op)
+                    seen.view = await modelView(tx)
+                    throw failure
+                  })
+                  await expect(writing).rejects.toBe(failure)
+                  expect(seen.view).toEqual(viewOf(next))
+                } else {
+                  const seen = await storage.write(async (tx) => {
+                    for (const op of step.ops) await applyToStorage(tx, op)
+                    return modelView(tx)
+                  })
+                  expect(seen).toEqual(viewOf(next))
+                  model = next
+                }
+                expect(await storage.read(modelView)).toEqual(viewOf(model))
+              }
+            }),
+            modelRuns === undefined ? {} : { numRuns: modelRuns },
+          )
+        },
+      )
     })
   })
 }

@@ -62,7 +62,12 @@ export interface AppDependencies {
   readonly onError?: (error: unknown) => void
   /** Push delivery counters; without it there is no stats route. */
   readonly pushStats?: () => Promise<object>
+  /** Answers GET and HEAD requests no route takes, outside the API's paths; see SyncServerOptions.site. */
+  readonly site?: SiteHandler
 }
+
+/** Serves pages next to the API: a response, or `undefined` to leave the request to the API. */
+export type SiteHandler = (request: Request) => Response | undefined | Promise<Response | undefined>
 
 type Handler = (context: OperationContext, c: Context, body: unknown) => Promise<object>
 
@@ -75,12 +80,19 @@ export function createApp(deps: AppDependencies): Hono {
   const app = new Hono()
 
   app.onError((error, c) => errorResponse(c, error, deps.onError))
-  app.notFound((c) =>
-    errorResponse(
+  app.notFound(async (c) => {
+    // The site only gets what the API leaves: GET and HEAD of paths outside its own. Its failures
+    // reach onError like the API's.
+    const site = deps.site
+    if (site !== undefined && (c.req.method === 'GET' || c.req.method === 'HEAD') && !isApiPath(c.req.path)) {
+      const response = await site(c.req.raw)
+      if (response !== undefined) return response
+    }
+    return errorResponse(
       c,
       new CognitoError('UnknownOperationException', `No operation at ${c.req.method} ${c.req.path}`),
-    ),
-  )
+    )
+  })
 
   const authenticated = async (c: Context) => {
     const request = await rawRequest(c, deps.bodyLimit)
@@ -245,6 +257,11 @@ export function createApp(deps: AppDependencies): Hono {
   }
 
   return app
+}
+
+/** Paths that belong to the API whether or not a route answers them: Cognito's and pushsync's own. */
+function isApiPath(path: string): boolean {
+  return path === '/identitypools' || path.startsWith('/identitypools/') || path.startsWith('/pushsync/')
 }
 
 /**

@@ -5,29 +5,17 @@
  */
 import { existsSync } from 'node:fs'
 import { type Browser, type BrowserContext, chromium } from 'playwright-core'
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium-settings.js'
 
-export const CHROMIUM_PATH = process.env.PUSHSYNC_CHROMIUM ?? '/usr/bin/chromium'
-
-/**
- * Flags for a headless Chromium on a machine without a GPU or outside network: without the
- * background-networking ones it keeps trying to reach Google's hosts.
- */
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
+export { CHROMIUM_ARGS, CHROMIUM_PATH }
 
 export const chromiumAvailable = existsSync(CHROMIUM_PATH)
 export const browserRequired = process.env.PUSHSYNC_REQUIRE_BROWSER === '1'
 
 if (!chromiumAvailable) {
   const message = `Chromium not found at ${CHROMIUM_PATH} (apt-get install -y chromium, or set PUSHSYNC_CHROMIUM)`
-  if (browserRequired) throw new Error(`${message}; PUSHSYNC_REQUIRE_BROWSER=1 makes the browser tests mandatory`)
+  if (browserRequired)
+    throw new Error(`${message}; PUSHSYNC_REQUIRE_BROWSER=1 makes the browser tests mandatory`)
   console.warn(`[pushsync] skipping the browser tests: ${message}`)
 }
 

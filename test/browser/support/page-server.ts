@@ -1,0 +1,77 @@
+/**
+ * A real sync server with test pages on its origin: `/<name>.html` loads the browser bundle of
+ * `test/browser/pages/<name>.ts`; every other request goes to the sync server, so pages use the
+ * API, SSE included, without CORS.
+ */
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { serve } from '@hono/node-server'
+import { createSyncServer, type SyncServer } from '../../../server/src/server.js'
+import { createMemoryStore } from '../../../server/src/store/memory.js'
+import { bundleForBrowser } from './bundle.js'
+
+export const POOL = 'us-east-1:0c8c5c4e-5f5e-4d4a-9a51-7a4a0a7c1f00'
+
+export interface PageServer {
+  readonly url: string
+  readonly sync: SyncServer
+  /** A guest identity and its bearer token, as an app gets them from Cognito Identity. */
+  newIdentity(): Promise<{ identityId: string; token: string }>
+  close(): Promise<void>
+}
+
+export async function startPageServer(pages: readonly string[]): Promise<PageServer> {
+  const scripts = new Map<string, string>()
+  for (const page of pages) {
+    scripts.set(page, await bundleForBrowser(fileURLToPath(new URL(`../pages/${page}.ts`, import.meta.url))))
+  }
+  const sync = await createSyncServer({
+    db: createMemoryStore(),
+    allowUnauthenticated: true,
+    tokenSecret: 'browser-tests',
+    sseHeartbeatMs: 1000,
+  })
+  const fetch = (request: Request): Response | Promise<Response> => {
+    const { pathname } = new URL(request.url)
+    const page = /^\/([a-z-]+)\.(html|js)$/.exec(pathname)
+    const script = page === null ? undefined : scripts.get(page[1] as string)
+    if (page === null || script === undefined) return sync.fetch(request)
+    if (page[2] === 'js') return new Response(script, { headers: { 'content-type': 'text/javascript' } })
+    const html = `<!doctype html><meta charset="utf-8"><title>loading</title><script type="module" src="/${page[1]}.js"></script>`
+    return new Response(html, { headers: { 'content-type': 'text/html; charset=utf-8' } })
+  }
+  // Without `createServer`, @hono/node-server makes a node:http server.
+  const http = await new Promise<Server>((resolve) => {
+    const server = serve({ fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(server as Server))
+  })
+  const { port } = http.address() as AddressInfo
+  const url = `http://127.0.0.1:${port}`
+  return {
+    url,
+    sync,
+    async newIdentity() {
+      const call = async (target: string, body: object) => {
+        const response = await globalThis.fetch(`${url}/`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-amz-json-1.1',
+            'x-amz-target': `AWSCognitoIdentityService.${target}`,
+          },
+          body: JSON.stringify(body),
+        })
+        return (await response.json()) as Record<string, unknown>
+      }
+      const { IdentityId } = await call('GetId', { IdentityPoolId: POOL })
+      const { Credentials } = (await call('GetCredentialsForIdentity', { IdentityId })) as {
+        Credentials: { SessionToken: string }
+      }
+      return { identityId: String(IdentityId), token: Credentials.SessionToken }
+    },
+    async close() {
+      http.closeAllConnections()
+      await new Promise<void>((resolve) => http.close(() => resolve()))
+      await sync.close()
+    },
+  }
+}
