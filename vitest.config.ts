@@ -41,6 +41,10 @@ export default defineConfig({
       { find: /^pushsync$/, replacement: source('./src/index.ts') },
       { find: /^pushsync\/(core|testing)$/, replacement: source('./src/$1/index.ts') },
       {
+        find: /^pushsync\/push\/webpush\/service-worker$/,
+        replacement: source('./adapters/push/webpush/service-worker.ts'),
+      },
+      {
         find: /^pushsync\/(storage|transport|push|tabs)\/([a-z-]+)$/,
         replacement: source('./adapters/$1/$2/index.ts'),
       },

@@ -1,10 +1,10 @@
 /**
- * @module pushsync
- *
  * Offline-first key/value datasets with Cognito Sync semantics and push sync. The root entry holds
  * the types, the contracts adapters implement and the errors; it imports no adapter, so a bundle
  * pulls only the storage, transport and push adapters an app imports from their own subpaths
  * (`pushsync/storage/memory`, ...). The pure rules live in `pushsync/core`.
+ *
+ * @module pushsync
  */
 export type {
   ListRecordsOptions,
@@ -49,6 +49,7 @@ export {
 } from './core/index.js'
 export {
   type Clock,
+  type ConnectivitySource,
   createSyncManager,
   type Dataset,
   type DatasetStatus,

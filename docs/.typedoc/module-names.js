@@ -21,6 +21,7 @@ const PUBLISHED_NAMES = {
   'adapters/push/callback/index.ts': 'pushsync/push/callback',
   'adapters/push/webpush/index.ts': 'pushsync/push/webpush',
   'adapters/push/webpush/service-worker.ts': 'pushsync/push/webpush/service-worker',
+  'adapters/tabs/web-locks/index.ts': 'pushsync/tabs/web-locks',
 }
 
 /** @param {import('typedoc').Application} app */

@@ -1,11 +1,12 @@
 /**
- * @module @pushsync/server
- *
  * A self-hostable server that speaks the Cognito Sync API (and Cognito Identity's GetId and
  * GetCredentialsForIdentity), so apps built on Cognito Sync work against it by changing the endpoint.
+ *
+ * @module @pushsync/server
  */
 export type { Principal } from './auth/principal.js'
 export { CognitoError, type CognitoErrorType } from './errors.js'
+export type { SiteHandler } from './http/app.js'
 export type { DatasetChange } from './push/change.js'
 export type { PushMessage, PushSender, SendOutcome } from './push/sender.js'
 export { type ApnsSenderOptions, createApnsSender } from './push/senders/apns.js'

@@ -1,9 +1,9 @@
 /**
- * @module pushsync/core
- *
  * The pure core of pushsync: Cognito Sync's rules as functions of their inputs. No I/O, no timers,
  * no clock and no randomness: time comes in as arguments and failures go out as values. The sync
  * engine runs it against storage and a transport; the server reuses its validation and limits.
+ *
+ * @module pushsync/core
  */
 export {
   type ConflictResolver,
@@ -72,7 +72,12 @@ export {
   type RemoteDeletionPlan,
 } from './remote-dataset.js'
 export { type Fail, fail, type Ok, ok, type Result } from './result.js'
-export { errorTypeName, failureKindOf, retryAfterMs } from './transport-failure.js'
+export {
+  errorTypeName,
+  failureKindOf,
+  retryAfterMs,
+  type TransportFailureKindName,
+} from './transport-failure.js'
 export {
   utf8ByteLength,
   type ValidatedField,

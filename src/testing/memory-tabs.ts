@@ -2,8 +2,8 @@ import type { TabCoordinator, TabSink } from '../contracts/tab-coordinator.js'
 
 /**
  * Tabs of one browser profile, simulated in memory: every coordinator the group makes is one tab.
- * The first started tab leads until it stops (or is {@link MemoryTabGroup.crash}ed); then the
- * longest-waiting tab takes over, as with a Web Lock's queue. Messages arrive asynchronously and as
+ * The first started tab leads until it stops; then the longest-waiting tab takes over, as with a
+ * Web Lock's queue. Messages arrive asynchronously and as
  * copies (structured clones), as on a BroadcastChannel. For tests of code that runs in several tabs.
  */
 export interface MemoryTabGroup {

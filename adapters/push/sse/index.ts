@@ -1,6 +1,4 @@
 /**
- * @module pushsync/push/sse
- *
  * A push source over server-sent events: pushsync-server's event stream of an identity, read with
  * `fetch` and the response body's reader. That works in Node, browsers, workers and the React Native
  * fetch polyfills that stream a body; `EventSource` is not used because it cannot send the
@@ -17,6 +15,8 @@
  *   createSsePushSource({ endpoint, identityPoolId, identityId, getToken: () => session.token }),
  * )
  * ```
+ *
+ * @module pushsync/push/sse
  */
 import type { PushSink, PushSource } from '../../../src/contracts/push-source.js'
 import { errorTypeName, failureKindOf } from '../../../src/core/transport-failure.js'

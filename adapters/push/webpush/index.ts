@@ -1,6 +1,4 @@
 /**
- * @module pushsync/push/webpush
- *
  * Web Push in the page: subscribing the browser with the server's VAPID key and registering the
  * subscription as the device token, and a push source relaying what the service worker forwards
  * (see `pushsync/push/webpush/service-worker`). The push itself arrives in the worker, not the
@@ -19,6 +17,8 @@
  * })
  * const stop = manager.addPushSource(createWebPushSource())
  * ```
+ *
+ * @module pushsync/push/webpush
  */
 import type { PushSink, PushSource } from '../../../src/contracts/push-source.js'
 import { SyncError } from '../../../src/errors.js'

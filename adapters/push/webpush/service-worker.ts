@@ -1,6 +1,4 @@
 /**
- * @module pushsync/push/webpush/service-worker
- *
  * Web Push in the service worker: the browser starts the worker with a `push` event, and
  * {@link relayPush} posts the payload to every window of the app, where `createWebPushSource`
  * (`pushsync/push/webpush`) hands it to the sync manager. The payload is relayed as it arrived; the
@@ -19,6 +17,8 @@
  * promises a visible notification for every push: Chrome shows a generic one when the worker shows
  * none, and Safari may end the subscription. So when no window is open, the worker should show one:
  * `showNotificationWhenHidden` does it, or the app's own `push` listener can.
+ *
+ * @module pushsync/push/webpush/service-worker
  */
 import { PUSH_MESSAGE_TYPE } from './index.js'
 
