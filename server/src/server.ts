@@ -77,6 +77,12 @@ export interface SyncServerOptions {
    * An error it throws is reported to `onError` and answered as a 500 InternalErrorException.
    */
   readonly site?: SiteHandler
+  /**
+   * Origins whose pages may call the API from the browser (CORS), such as
+   * `['https://app.example.com']`; `['*']` allows every origin. Default: none, so only pages served
+   * from the server's own origin (see `site`) or through a same-origin proxy can call it.
+   */
+  readonly corsOrigins?: readonly string[]
   /** Reports unexpected errors: those answered as 500 InternalErrorException and those of push delivery. */
   readonly onError?: (error: unknown) => void
   /** The clock, in epoch milliseconds; tests pass their own. */
@@ -159,6 +165,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     syncTriggerFor: (url) => options.syncTrigger ?? (url === undefined ? undefined : urlSyncTrigger(url)),
     bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024,
     ...(options.site === undefined ? {} : { site: options.site }),
+    ...(options.corsOrigins === undefined ? {} : { corsOrigins: options.corsOrigins }),
     ...(options.onError === undefined ? {} : { onError: options.onError }),
   })
   // Started at once: rows a previous run committed but did not deliver go out after a restart. Without

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { type Context, Hono } from 'hono'
+import { cors } from 'hono/cors'
 import type { Limits } from 'pushsync/core'
 import type { Principal } from '../auth/principal.js'
 import { CognitoError } from '../errors.js'
@@ -64,6 +65,8 @@ export interface AppDependencies {
   readonly pushStats?: () => Promise<object>
   /** Answers GET and HEAD requests no route takes, outside the API's paths; see SyncServerOptions.site. */
   readonly site?: SiteHandler
+  /** Origins whose pages may call the API (CORS); see SyncServerOptions.corsOrigins. */
+  readonly corsOrigins?: readonly string[]
 }
 
 /** Serves pages next to the API: a response, or `undefined` to leave the request to the API. */
@@ -80,6 +83,7 @@ export function createApp(deps: AppDependencies): Hono {
   const app = new Hono()
 
   app.onError((error, c) => errorResponse(c, error, deps.onError))
+  if (deps.corsOrigins !== undefined && deps.corsOrigins.length > 0) app.use('*', corsFor(deps.corsOrigins))
   app.notFound(async (c) => {
     // The site only gets what the API leaves: GET and HEAD of paths outside its own. Its failures
     // reach onError like the API's.
@@ -324,5 +328,22 @@ function errorResponse(c: Context, error: unknown, onError?: (error: unknown) =>
     'x-amzn-RequestId': requestId(),
     // The rest of an oversized body was never read: end the connection rather than parse it as a request.
     ...(cognito.type === 'RequestEntityTooLargeException' ? { connection: 'close' } : {}),
+  })
+}
+
+/**
+ * CORS for pages on other origins. The request headers a preflight names are allowed as asked:
+ * SDKs send different sets (SigV4's `x-amz-*`, `amz-sdk-*`, `authorization`, `last-event-id` on
+ * an SSE reconnect), and the origin check is what protects. Error types are exposed because the
+ * SDKs read them from `x-amzn-errortype`. No credentials mode: requests carry their own
+ * `Authorization`, never cookies.
+ */
+function corsFor(origins: readonly string[]) {
+  const anyOrigin = origins.includes('*')
+  return cors({
+    origin: anyOrigin ? '*' : [...origins],
+    allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'],
+    exposeHeaders: ['x-amzn-errortype', 'x-amzn-requestid', 'x-amzn-errormessage'],
+    maxAge: 600,
   })
 }
