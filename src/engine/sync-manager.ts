@@ -1,4 +1,4 @@
-import type { PushSink, PushSource } from '../contracts/push-source.js'
+import type { PushSource } from '../contracts/push-source.js'
 import type { StorageAdapter } from '../contracts/storage.js'
 import type { TabCoordinator } from '../contracts/tab-coordinator.js'
 import type { RemoteDataset, Transport } from '../contracts/transport.js'
@@ -15,6 +15,7 @@ import { type Clock, systemClock } from './clock.js'
 import { createDataset, type Dataset, type DatasetStatus } from './dataset.js'
 import { SyncEventEmitter, type SyncEvents, type SyncResult } from './events.js'
 import { transportError, validationError } from './failures.js'
+import { createPushSources } from './push-sources.js'
 import { SingleFlight } from './single-flight.js'
 import { type SynchronizeOptions, synchronizeDataset } from './synchronize.js'
 import { createTabLink, type TabLink } from './tabs.js'
@@ -165,8 +166,6 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     localDeviceId ??= randomDeviceId()
     return localDeviceId
   }
-  /** Started push sources; each runs only while this tab leads. */
-  const pushSources = new Set<{ activate(): void; deactivate(): void; stop(): void }>()
   const updateDeviceId = async () => {
     const registered = await deviceId()
     return registered ?? localDeviceId
@@ -376,70 +375,16 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     return decision.action
   }
 
-  const startPushSource = (source: PushSource): (() => void) => {
-    let stopped = false
-    const warn = (message: string, error: unknown) => {
-      try {
-        options.logger?.warn(message, error)
-      } catch {
-        // A logger that throws must not reach the platform's callback either.
-      }
-    }
-    const sink: PushSink = {
-      get deviceId() {
-        return pushDeviceId()
-      },
-      onPayload(payload) {
-        if (stopped || closed) return
-        // Never throws: the caller is a platform callback (an SSE reader, a push handler).
-        try {
-          const parsed = parsePushPayload(payload, limits)
-          if (!parsed.ok) {
-            const { reason, message } = parsed.failure
-            events.emit('pushIgnored', { payload, reason, message })
-            return
-          }
-          handlePushSyncUpdate(parsed.value).catch((error: unknown) =>
-            warn(`[pushsync] a push from ${source.name} failed`, error),
-          )
-        } catch (error) {
-          warn(`[pushsync] a push from ${source.name} failed`, error)
-        }
-      },
-      onError(error) {
-        if (stopped || closed) return
-        warn(`[pushsync] push source ${source.name} failed`, error)
-        try {
-          events.emit('pushSourceError', { source: source.name, error })
-        } catch (caught) {
-          warn('[pushsync] a pushSourceError listener threw', caught)
-        }
-      },
-    }
-    let stopSource: (() => void) | undefined
-    const entry = {
-      activate() {
-        if (stopped || stopSource !== undefined || !leads()) return
-        // Reads the registration before the source connects, so it hands the server the right id.
-        deviceId().catch(() => {})
-        stopSource = source.start(sink)
-      },
-      deactivate() {
-        const running = stopSource
-        stopSource = undefined
-        running?.()
-      },
-      stop() {
-        if (stopped) return
-        stopped = true
-        pushSources.delete(entry)
-        entry.deactivate()
-      },
-    }
-    pushSources.add(entry)
-    entry.activate()
-    return entry.stop
-  }
+  const pushSources = createPushSources({
+    limits,
+    events,
+    logger: options.logger,
+    isClosed: () => closed,
+    leads,
+    deviceId: pushDeviceId,
+    readRegistration: deviceId,
+    handle: handlePushSyncUpdate,
+  })
 
   if (options.tabs !== undefined) {
     // Events this tab re-emits for another tab's change must not be announced back.
@@ -466,10 +411,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
         refreshPending(dataset).catch(() => {})
       },
       leadershipChanged(leader) {
-        for (const source of [...pushSources]) {
-          if (leader) source.activate()
-          else source.deactivate()
-        }
+        pushSources.leadershipChanged(leader)
         // Changes the other tabs made while no tab led (or this one's, before it led) go out now.
         if (leader) syncPending().catch(() => {})
       },
@@ -609,7 +551,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     handlePushSyncUpdate,
     addPushSource(source) {
       assertOpen()
-      return startPushSource(source)
+      return pushSources.add(source)
     },
     on(name, listener) {
       events.on(name, listener as never)
@@ -620,13 +562,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
       closed = true
       // Leaving first lets another tab take the lead while this one winds down.
       tabs?.stop()
-      for (const source of [...pushSources]) {
-        try {
-          source.stop()
-        } catch (error) {
-          options.logger?.warn('[pushsync] stopping a push source threw', error)
-        }
-      }
+      pushSources.stopAll()
       stopConnectivity?.()
       if (interval !== undefined) clearInterval(interval)
       await flights.idle()
