@@ -39,9 +39,11 @@ manager.addPushSource({
   },
 })
 
-const changes: Array<SyncEvents['datasetChanged'][0]> = []
+/** Each change with the time it was seen, on a clock all pages share (for the browser benchmark). */
+const changes: Array<SyncEvents['datasetChanged'][0] & { at: number }> = []
+const now = () => performance.timeOrigin + performance.now()
 const pushes: number[] = []
-manager.on('datasetChanged', (event) => void changes.push(event))
+manager.on('datasetChanged', (event) => void changes.push({ ...event, at: now() }))
 manager.on('pushReceived', ({ update }) => void pushes.push(update.syncCount))
 const ds = await manager.openOrCreateDataset('settings')
 
@@ -50,6 +52,7 @@ const tab = {
   sseConnects: () => sseConnects,
   changes,
   pushes,
+  now,
   put: (key: string, value: string) => ds.put(key, value),
   get: (key: string) => ds.get(key),
   getAll: async () => ({ ...(await ds.getAll()) }),
