@@ -1,18 +1,20 @@
 /**
  * A write on one device, visible on another, in real Chromium: `npm run bench:browser`.
  *
- * Pages of the app (IndexedDB storage, HTTP transport, SSE push, Web Locks tabs) against an
- * in-process server on loopback. Two figures, each over 200 writes:
+ * Pages of the app (IndexedDB storage, HTTP transport, SSE push, Web Locks tabs) against a server
+ * in its own process on loopback. Two figures, each over 200 writes:
  * - device to device: two browser profiles; from the call of `put()` on A (followed by its
  *   `synchronize()`) to B's `datasetChanged` for that key, which B emits once the push made it
  *   pull and store the record;
  * - tab to tab: two tabs of one profile; from the call of `put()` in one to the other's
  *   `datasetChanged` (BroadcastChannel; no network).
- * Times come from `performance.timeOrigin + performance.now()`, one clock for every page.
+ * Times come from `performance.timeOrigin + performance.now()`, one clock for every page. For
+ * scale it also times a plain `fetch` of one API request from the page.
  */
+import { spawn } from 'node:child_process'
 import type { Page } from 'playwright-core'
 import { chromiumAvailable, launchChromium, newProfile } from '../test/browser/support/chromium.js'
-import { POOL, startPageServer } from '../test/browser/support/page-server.js'
+import { guestIdentity, POOL } from '../test/browser/support/page-server.js'
 
 const WRITES = 200
 
@@ -58,10 +60,19 @@ async function once(from: Page, to: Page, key: string, sync: boolean): Promise<n
   return ((await seen.jsonValue()) as number) - started
 }
 
-const server = await startPageServer(['tab'])
+// The server runs in a process of its own, as it would in production: this one is busy driving
+// the browser.
+const child = spawn(process.execPath, ['--import', 'tsx', 'test/browser/support/page-server.ts', 'tab'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+})
+const url = await new Promise<string>((resolve, reject) => {
+  child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()))
+  child.once('exit', (code) => reject(new Error(`the page server exited with ${code}`)))
+})
+const server = { url }
 const browser = await launchChromium()
 try {
-  const identity = await server.newIdentity()
+  const identity = await guestIdentity(url)
   const query = new URLSearchParams({ pool: POOL, identity: identity.identityId, token: identity.token })
   const open = async (profile: Awaited<ReturnType<typeof newProfile>>) => {
     const page = await profile.newPage()
@@ -73,6 +84,25 @@ try {
 
   const deviceA = await open(await newProfile(browser))
   const deviceB = await open(await newProfile(browser))
+  // What one request costs a page here, for scale: a sync makes two, the other device's pull one.
+  const fetches = await deviceA.evaluate(
+    async ({ path, token, writes }) => {
+      const times: number[] = []
+      for (let i = 0; i < writes; i++) {
+        const started = performance.now()
+        const response = await fetch(path, { headers: { authorization: `Bearer ${token}` } })
+        await response.text()
+        times.push(performance.now() - started)
+      }
+      return times
+    },
+    {
+      path: `/identitypools/${encodeURIComponent(POOL)}/identities/${encodeURIComponent(identity.identityId)}/datasets`,
+      token: identity.token,
+      writes: WRITES,
+    },
+  )
+  report('baseline: one ListDatasets fetch from the page', fetches)
   // The push connection is up once B has been told of a first write.
   await once(deviceA, deviceB, 'warm-up', true)
   const devices: number[] = []
@@ -89,5 +119,5 @@ try {
   report('tab to tab (put in one tab → the other tab’s datasetChanged)', tabs)
 } finally {
   await browser.close()
-  await server.close()
+  child.kill('SIGTERM')
 }

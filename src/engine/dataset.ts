@@ -14,6 +14,7 @@ import { SyncError } from '../errors.js'
 import type { Clock } from './clock.js'
 import type { SyncEventEmitter, SyncResult } from './events.js'
 import { validationError } from './failures.js'
+import { KEYS_READ_ONE_BY_ONE } from './local-rows.js'
 import type { SynchronizeOptions } from './synchronize.js'
 
 /** What a UI shows about a dataset. */
@@ -71,9 +72,6 @@ export interface DatasetHost {
   /** Adds to the pending count a write made dirty. */
   addPending(name: string, newlyDirty: number): Promise<void>
 }
-
-/** Past this many keys one read of the whole dataset is cheaper than a read per key. */
-const KEYS_READ_ONE_BY_ONE = 32
 
 function notAString(key: string, value: unknown): SyncError {
   return new SyncError(

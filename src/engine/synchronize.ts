@@ -23,6 +23,7 @@ import { SyncError } from '../errors.js'
 import type { Clock } from './clock.js'
 import type { SyncEventEmitter, SyncResult } from './events.js'
 import { transportError, validationError } from './failures.js'
+import { readRows } from './local-rows.js'
 
 /** A conflict handed to `onConflict`: resolve each one, or the sync fails with CONFLICT_UNRESOLVED. */
 export interface SyncConflict extends Conflict {
@@ -245,7 +246,15 @@ async function applyPull(
   options: SynchronizeOptions,
 ): Promise<{ updated: number; conflicts: number } | 'changed'> {
   const { storage, identityId } = context
-  const before = planPull(await storage.read((tx) => tx.listRecords(identityId, name)), pull, lastSyncCount)
+  // Nothing to apply and nothing to advance: no transaction (a sync that only pushes, say).
+  if (pull.records.length === 0 && pull.datasetSyncCount <= lastSyncCount) return { updated: 0, conflicts: 0 }
+  // Only the rows the pull names matter to its plan.
+  const pulledKeys = new Set(pull.records.map((record) => record.key))
+  const before = planPull(
+    await storage.read((tx) => readRows(tx, identityId, name, pulledKeys)),
+    pull,
+    lastSyncCount,
+  )
   const resolutions = new Map<string, { seen: SyncRecord; resolution: Resolution }>()
   if (before.conflicts.length > 0) {
     context.events.emit('conflict', { dataset: name, conflicts: before.conflicts })
@@ -278,7 +287,7 @@ async function applyPull(
   const outcome = await storage.write(async (tx) => {
     const meta = await tx.getDataset(identityId, name)
     if (meta === undefined || meta.lastSyncCount !== lastSyncCount) return 'changed' as const
-    const plan = planPull(await tx.listRecords(identityId, name), pull, lastSyncCount)
+    const plan = planPull(await readRows(tx, identityId, name, pulledKeys), pull, lastSyncCount)
     const resolved: SyncRecord[] = []
     for (const conflict of plan.conflicts) {
       const decided = resolutions.get(conflict.key)

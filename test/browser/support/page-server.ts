@@ -5,7 +5,7 @@
  */
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { serve } from '@hono/node-server'
 import { createSyncServer, type SyncServer } from '../../../server/src/server.js'
 import { createMemoryStore } from '../../../server/src/store/memory.js'
@@ -50,28 +50,40 @@ export async function startPageServer(pages: readonly string[]): Promise<PageSer
   return {
     url,
     sync,
-    async newIdentity() {
-      const call = async (target: string, body: object) => {
-        const response = await globalThis.fetch(`${url}/`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/x-amz-json-1.1',
-            'x-amz-target': `AWSCognitoIdentityService.${target}`,
-          },
-          body: JSON.stringify(body),
-        })
-        return (await response.json()) as Record<string, unknown>
-      }
-      const { IdentityId } = await call('GetId', { IdentityPoolId: POOL })
-      const { Credentials } = (await call('GetCredentialsForIdentity', { IdentityId })) as {
-        Credentials: { SessionToken: string }
-      }
-      return { identityId: String(IdentityId), token: Credentials.SessionToken }
-    },
+    newIdentity: () => guestIdentity(url),
     async close() {
       http.closeAllConnections()
       await new Promise<void>((resolve) => http.close(() => resolve()))
       await sync.close()
     },
   }
+}
+
+/** A guest identity and its bearer token from the server at `url`, through Cognito Identity. */
+export async function guestIdentity(url: string): Promise<{ identityId: string; token: string }> {
+  const call = async (target: string, body: object) => {
+    const response = await fetch(`${url}/`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': `AWSCognitoIdentityService.${target}`,
+      },
+      body: JSON.stringify(body),
+    })
+    return (await response.json()) as Record<string, unknown>
+  }
+  const { IdentityId } = await call('GetId', { IdentityPoolId: POOL })
+  const { Credentials } = (await call('GetCredentialsForIdentity', { IdentityId })) as {
+    Credentials: { SessionToken: string }
+  }
+  return { identityId: String(IdentityId), token: Credentials.SessionToken }
+}
+
+// Run as a program (`tsx test/browser/support/page-server.ts tab ...`), it serves those pages in a
+// process of its own, prints its URL and runs until killed: benchmarks measure it apart from the
+// process that drives the browser.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const server = await startPageServer(process.argv.slice(2))
+  process.stdout.write(`${server.url}\n`)
+  process.on('SIGTERM', () => void server.close().then(() => process.exit(0)))
 }
