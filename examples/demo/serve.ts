@@ -132,6 +132,7 @@ export async function main(
     db: settings.db,
     adminKeys: settings.adminKeys,
     ...(settings.tokenSecret === undefined ? {} : { tokenSecret: settings.tokenSecret }),
+    ...(settings.corsOrigins.length === 0 ? {} : { corsOrigins: settings.corsOrigins }),
     onError: report,
   })
   let closing = false

@@ -8,18 +8,23 @@ export interface CliSettings {
   readonly allowUnauthenticated: boolean
   readonly adminKeys: ReadonlyArray<{ readonly accessKeyId: string; readonly secretAccessKey: string }>
   readonly tokenSecret: string | undefined
+  /** Origins whose pages may call the API (CORS); empty: none. */
+  readonly corsOrigins: readonly string[]
 }
 
 export const USAGE = `Usage: pushsync-server [options]
 
   --port N                  port to listen on; 0 picks a free one (env PUSHSYNC_PORT, default 8787)
   --host H                  address to bind (env PUSHSYNC_HOST, default 127.0.0.1)
-  --db PATH|:memory:        SQLite database file (env PUSHSYNC_DB, default ./pushsync.db)
+  --db PATH|:memory:|URL    SQLite database file, or a postgres:// URL for PostgreSQL
+                            (env PUSHSYNC_DB, default ./pushsync.db)
   --allow-unauthenticated   pools accept identities without logins (env PUSHSYNC_ALLOW_UNAUTHENTICATED=1)
   --admin-key AKID:SECRET   developer credentials for admin operations; repeatable
                             (env PUSHSYNC_ADMIN_KEYS, comma-separated)
   --token-secret SECRET     key for tokens and credentials (env PUSHSYNC_TOKEN_SECRET; otherwise
                             generated once and kept in the database)
+  --cors-origin ORIGIN      let pages of ORIGIN (https://app.example.com, or * for any) call the API
+                            from the browser; repeatable (env PUSHSYNC_CORS_ORIGINS, comma-separated)
   --help                    print this text
 
 Push delivery is configured through the environment:
@@ -61,7 +66,29 @@ export function parseCliSettings(
     allowUnauthenticated: values['allow-unauthenticated'] ?? (allowEnv === '1' || allowEnv === 'true'),
     adminKeys,
     tokenSecret: values['token-secret'] ?? env.PUSHSYNC_TOKEN_SECRET,
+    corsOrigins: corsOrigins(
+      values['cors-origin'] ?? (env.PUSHSYNC_CORS_ORIGINS ?? '').split(',').map((text) => text.trim()),
+    ),
   }
+}
+
+/** Origins as browsers send them: `scheme://host[:port]`, nothing more; or `*`. */
+function corsOrigins(texts: readonly string[]): string[] {
+  return texts
+    .filter((text) => text !== '')
+    .map((text) => {
+      if (text === '*') return text
+      let origin: string
+      try {
+        origin = new URL(text).origin
+      } catch {
+        throw new UsageError(`--cors-origin must be an origin such as https://app.example.com, not ${text}`)
+      }
+      // `new URL('https://a.example/x').origin` drops the path: refuse it rather than guess.
+      if (origin === 'null' || origin !== text.replace(/\/$/, ''))
+        throw new UsageError(`--cors-origin must be an origin such as https://app.example.com, not ${text}`)
+      return origin
+    })
 }
 
 function parse(argv: readonly string[]) {
@@ -76,6 +103,7 @@ function parse(argv: readonly string[]) {
       'allow-unauthenticated': { type: 'boolean' },
       'admin-key': { type: 'string', multiple: true },
       'token-secret': { type: 'string' },
+      'cors-origin': { type: 'string', multiple: true },
       help: { type: 'boolean' },
     },
   })

@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     allowUnauthenticated: settings.allowUnauthenticated,
     adminKeys: settings.adminKeys,
     ...(settings.tokenSecret === undefined ? {} : { tokenSecret: settings.tokenSecret }),
+    ...(settings.corsOrigins.length === 0 ? {} : { corsOrigins: settings.corsOrigins }),
     onError: (error) =>
       process.stderr.write(
         `pushsync-server: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

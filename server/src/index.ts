@@ -15,4 +15,5 @@ export { createWebPushSender, generateVapidKeys, type VapidKeys } from './push/s
 export { createSyncServer, type SyncServer, type SyncServerOptions } from './server.js'
 export type { SyncStore } from './store/contract.js'
 export { createMemoryStore } from './store/memory.js'
+export { openPostgresStore, type PostgresStoreOptions } from './store/postgres.js'
 export { openSqliteStore } from './store/sqlite.js'

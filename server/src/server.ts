@@ -26,7 +26,10 @@ import { createNdjsonStreamSink, type StreamSink } from './streams/sink.js'
 import { type SyncTriggerHook, urlSyncTrigger } from './sync/sync-trigger.js'
 
 export interface SyncServerOptions {
-  /** A SQLite file path, `:memory:`, or an open store. Default `./pushsync.db`. */
+  /**
+   * A SQLite file path, `:memory:`, a PostgreSQL URL (`postgres://...`), or an open store.
+   * Default `./pushsync.db`.
+   */
   readonly db?: string | SyncStore
   /** Pools hand out identities without logins, like a pool with unauthenticated access enabled. */
   readonly allowUnauthenticated?: boolean

@@ -183,6 +183,9 @@ describe('arguments', () => {
     { args: ['stray'], env: {}, message: /stray/ },
     { args: [], env: { PUSHSYNC_PORT: 'abc' }, message: /--port must be 0 to 65535, not abc/ },
     { args: [], env: { PUSHSYNC_ADMIN_KEYS: 'AKID:secret,nocolon' }, message: /not nocolon/ },
+    { args: ['--cors-origin', 'app.example.com'], env: {}, message: /--cors-origin must be an origin/ },
+    { args: ['--cors-origin', 'https://app.example.com/path'], env: {}, message: /not https:\/\/app/ },
+    { args: [], env: { PUSHSYNC_CORS_ORIGINS: 'https://a.example,nonsense' }, message: /not nonsense/ },
   ])(
     'exits 2 with a message on stderr and nothing on stdout for $args $env',
     async ({ args, env, message }) => {
@@ -206,6 +209,40 @@ describe('the running server', () => {
     expect((await fetch(`${server.url}/nowhere`)).status).toBe(400)
     expect(await server.stop()).toBe(0)
     expect(server.output.stdout).toBe(`listening on ${server.url}\n`)
+  })
+
+  it('lets the pages of --cors-origin origins (and PUSHSYNC_CORS_ORIGINS ones) call it, and no others', async () => {
+    const server = await start(
+      ['--port', '0', '--db', ':memory:', '--cors-origin', 'https://app.example.com/'],
+      {
+        PUSHSYNC_CORS_ORIGINS: 'https://ignored.example',
+      },
+    )
+    const preflight = (origin: string) =>
+      fetch(`${server.url}/`, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'x-amz-target',
+        },
+      })
+    expect((await preflight('https://app.example.com')).headers.get('access-control-allow-origin')).toBe(
+      'https://app.example.com',
+    )
+    // A flag wins over the variable, as for every setting.
+    expect((await preflight('https://ignored.example')).headers.get('access-control-allow-origin')).toBeNull()
+    expect(await server.stop()).toBe(0)
+
+    const fromEnv = await start(['--port', '0', '--db', ':memory:'], {
+      PUSHSYNC_CORS_ORIGINS: 'https://a.example, https://b.example',
+    })
+    const asked = await fetch(`${fromEnv.url}/`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://b.example', 'access-control-request-method': 'POST' },
+    })
+    expect(asked.headers.get('access-control-allow-origin')).toBe('https://b.example')
+    expect(await fromEnv.stop()).toBe(0)
   })
 
   it('takes its settings from PUSHSYNC_* variables', async () => {

@@ -16,8 +16,11 @@ export interface SyncStore {
 }
 
 export interface TransactionOptions {
-  /** The identity whose data the transaction changes; serialises writers of one identity. */
-  readonly lock?: string
+  /**
+   * The identity (or identities) whose data the transaction changes; serialises writers of one
+   * identity. A transaction changing two identities (a merge) names both.
+   */
+  readonly lock?: string | readonly string[]
 }
 
 export interface IdentityRow {
@@ -211,9 +214,16 @@ export interface StoreTx {
    * its sync count is higher, so an old change never overwrites a newer one.
    */
   putOutbox(rows: readonly OutboxRow[]): Promise<void>
-  /** Rows with `notBefore <= now`, in (notBefore, deviceId, datasetName) order. */
+  /**
+   * Rows with `notBefore <= now`, in (notBefore, deviceId, datasetName) order. A store shared by
+   * several processes (PostgreSQL) leaves out the rows it has handed to another process until that
+   * one deletes or reschedules them, or its claim lapses, so that one push is not sent twice.
+   */
   dueOutbox(now: number, limit: number): Promise<OutboxRow[]>
-  /** The earliest `notBefore` of any row; undefined when the outbox is empty. */
+  /**
+   * The earliest `notBefore` of any row (of a row another process holds: when its claim lapses);
+   * undefined when the outbox is empty.
+   */
   nextOutboxTime(): Promise<number | undefined>
   /** Deletes the row if it still holds `syncCount` (a newer change may have replaced it); returns whether it did. */
   deleteOutbox(deviceId: string, datasetName: string, syncCount: number): Promise<boolean>

@@ -1,22 +1,37 @@
 import type { SyncStore } from './contract.js'
+import { openPostgresStore } from './postgres.js'
 import { openSqliteStore } from './sqlite.js'
 
 export type * from './contract.js'
 export { createMemoryStore } from './memory.js'
+export {
+  DEFAULT_OUTBOX_LEASE_MS,
+  openPostgresStore,
+  POSTGRES_SCHEMA_VERSION,
+  type PostgresStoreOptions,
+} from './postgres.js'
 export { openSqliteStore, SCHEMA_VERSION } from './sqlite.js'
 
 /**
- * Opens the store the `--db` option names: a SQLite file path, or `:memory:` for an in-memory
- * SQLite database (SQLite semantics, nothing kept; the memory store is for tests).
+ * Opens the store the `--db` option names: a `postgres://` or `postgresql://` URL for the
+ * PostgreSQL store, else a SQLite file path, or `:memory:` for an in-memory SQLite database (SQLite
+ * semantics, nothing kept; the memory store is for tests).
  */
 export async function openStore(db: string): Promise<SyncStore> {
-  // PostgreSQL URLs (postgres:// and postgresql://) will select the PostgreSQL store here. Until
-  // then they must not fall through to SQLite, which would create a file named like the URL.
+  // Matched before anything else: a URL must never fall through to SQLite, which would create a
+  // file named like it.
   if (/^postgres(?:ql)?:\/\//i.test(db)) {
-    throw new Error(`PostgreSQL stores are not supported yet (--db ${redact(db)}); use a SQLite file path`)
+    try {
+      return await openPostgresStore(db)
+    } catch (error) {
+      // The message names the database, never its password, which must not reach a log.
+      throw new Error(`Could not open the PostgreSQL store ${redact(db)}: ${(error as Error).message}`, {
+        cause: error,
+      })
+    }
   }
   return openSqliteStore(db)
 }
 
-/** The URL without its password, which must not reach a log. */
+/** The URL without its password. */
 const redact = (url: string): string => url.replace(/\/\/([^/@:]*):[^/@]*@/, '//$1:***@')

@@ -17,8 +17,8 @@ import type {
 
 /**
  * The schema, one entry per version; a database at version N runs entries N+1.. on open. Append
- * only: an applied migration never changes. The SQL stays portable to PostgreSQL (plain TEXT and
- * BIGINT columns, booleans as 0/1, standard upserts) so the PostgreSQL store can share it.
+ * only: an applied migration never changes. The PostgreSQL store (postgres.ts) keeps the same
+ * tables and versions in its own dialect: a change here needs its twin there.
  */
 const MIGRATIONS: readonly (readonly string[])[] = [
   [

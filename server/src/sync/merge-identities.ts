@@ -73,6 +73,7 @@ export async function mergeIdentities(
       if (sourceRow !== undefined) await tx.putIdentity({ ...sourceRow, mergedInto: target })
       return { IdentityId: target, MergedDatasetNames: merged.map(({ name }) => name) }
     },
-    { lock: target },
+    // Both identities: the source's datasets move, and its own writes must not interleave.
+    { lock: [target, source] },
   )
 }

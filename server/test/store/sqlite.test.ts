@@ -186,8 +186,9 @@ describe('openStore', () => {
     expect(existsSync(path)).toBe(true)
   })
 
-  it('refuses PostgreSQL URLs for now, without creating a file or echoing the password', async () => {
-    for (const url of ['postgres://user:hunter2@localhost/db', 'postgresql://localhost/db']) {
+  it('takes PostgreSQL URLs for the PostgreSQL store, not for a file: one it cannot reach fails without echoing the password', async () => {
+    // Port 1: nothing listens there.
+    for (const url of ['postgres://user:hunter2@127.0.0.1:1/db', 'postgresql://127.0.0.1:1/db']) {
       const failure = openStore(url)
       await expect(failure).rejects.toThrow(/PostgreSQL/)
       await expect(failure).rejects.not.toThrow(/hunter2/)

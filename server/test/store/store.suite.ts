@@ -835,12 +835,15 @@ export function runStoreConformance(name: string, open: () => Promise<SyncStore>
       it('run in the order they were started', async () => {
         await tx((t) => t.putSetting('log', ''))
         const append = (letter: string, delay: number) =>
-          tx(async (t) => {
-            const log = await t.getSetting('log')
-            await sleep(delay)
-            await t.putSetting('log', `${log}${letter}`)
-            return letter
-          })
+          store.transaction(
+            async (t) => {
+              const log = await t.getSetting('log')
+              await sleep(delay)
+              await t.putSetting('log', `${log}${letter}`)
+              return letter
+            },
+            { lock: ID },
+          )
         expect(await Promise.all([append('a', 5), append('b', 0), append('c', 2)])).toEqual(['a', 'b', 'c'])
         expect(await tx((t) => t.getSetting('log'))).toBe('abc')
       })

@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto'
+import { CognitoSyncClient, ListRecordsCommand, UpdateRecordsCommand } from '@aws-sdk/client-cognito-sync'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createSyncServer, type SyncServer } from '../../src/server.js'
+import { createDevice } from './devices.js'
+
+/**
+ * Two servers on one PostgreSQL database, as two processes behind a load balancer would run: a
+ * device of the AWS SDK v3 writes through one and reads through the other. Skips without a
+ * reachable PostgreSQL unless PUSHSYNC_REQUIRE_POSTGRES=1 (see server/test/store/postgres.test.ts).
+ */
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+
+const ADMIN_URL = process.env.PUSHSYNC_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const required = process.env.PUSHSYNC_REQUIRE_POSTGRES === '1'
+
+const unreachable = await (async (): Promise<string | undefined> => {
+  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3000 })
+  try {
+    await client.connect()
+    return undefined
+  } catch (error) {
+    return (error as Error).message
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+})()
+if (unreachable !== undefined) {
+  const message = `PostgreSQL is not reachable at ${ADMIN_URL.replace(/:[^/@:]*@/, ':***@')} (${unreachable}); set PUSHSYNC_TEST_POSTGRES_URL`
+  if (required)
+    throw new Error(`${message}; PUSHSYNC_REQUIRE_POSTGRES=1 makes the PostgreSQL tests mandatory`)
+  console.warn(`[pushsync] skipping the PostgreSQL end-to-end test: ${message}`)
+}
+
+const region = 'us-east-1'
+const identityPoolId = 'us-east-1:8d1f6c2a-4b3e-4f5a-9c7d-2e1f0a9b8c7d'
+const databaseName = `pushsync_test_${randomBytes(6).toString('hex')}`
+const databaseUrl = (() => {
+  const url = new URL(ADMIN_URL)
+  url.pathname = `/${databaseName}`
+  return url.toString()
+})()
+
+describe.skipIf(unreachable !== undefined)('two servers on one PostgreSQL database', () => {
+  let admin: pg.Client | undefined
+  const servers: SyncServer[] = []
+  const urls: string[] = []
+
+  beforeAll(async () => {
+    admin = new pg.Client({ connectionString: ADMIN_URL })
+    await admin.connect()
+    await admin.query(`CREATE DATABASE ${databaseName}`)
+    // Started together, as a deployment would: they must agree on the schema and the token secret.
+    servers.push(
+      ...(await Promise.all(
+        [0, 1].map(() => createSyncServer({ db: databaseUrl, allowUnauthenticated: true })),
+      )),
+    )
+    for (const server of servers) urls.push((await server.listen(0, '127.0.0.1')).url)
+  })
+
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => server.close()))
+    await admin?.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`)
+    await admin?.end()
+  })
+
+  it('syncs through either server with the AWS SDK v3', async () => {
+    const [first, second] = servers
+    expect(first?.store.kind).toBe('postgres')
+    expect(second?.store.kind).toBe('postgres')
+    const [urlA = '', urlB = ''] = urls
+    // The identity and its credentials come from server A; server B accepts them.
+    const onA = await createDevice({ url: urlA, identityPoolId })
+    const onB = await createDevice({ url: urlB, identityPoolId })
+    const ids = { IdentityPoolId: identityPoolId, IdentityId: onA.identityId, DatasetName: 'settings' }
+
+    const empty = await onA.sync.send(new ListRecordsCommand({ ...ids, LastSyncCount: 0 }))
+    expect(empty).toMatchObject({ DatasetExists: false, DatasetSyncCount: 0, Records: [] })
+    await onA.sync.send(
+      new UpdateRecordsCommand({
+        ...ids,
+        SyncSessionToken: empty.SyncSessionToken,
+        RecordPatches: [
+          { Op: 'replace', Key: 'theme', Value: 'dark', SyncCount: 0 },
+          { Op: 'replace', Key: 'lang', Value: 'fr', SyncCount: 0 },
+        ],
+      }),
+    )
+
+    // The same device through server B: it accepts A's credentials, both servers sharing the token
+    // secret kept in the database.
+    const viaB = new CognitoSyncClient({ region, endpoint: urlB, credentials: onA.credentials })
+    const pulled = await viaB.send(new ListRecordsCommand({ ...ids, LastSyncCount: 0 }))
+    expect(pulled).toMatchObject({ DatasetExists: true, DatasetSyncCount: 1, Count: 2 })
+    expect(pulled.Records?.map((r) => [r.Key, r.Value, r.SyncCount])).toEqual([
+      ['lang', 'fr', 1],
+      ['theme', 'dark', 1],
+    ])
+
+    // A write through B, then A sees it and a stale write through A conflicts.
+    await viaB.send(
+      new UpdateRecordsCommand({
+        ...ids,
+        SyncSessionToken: pulled.SyncSessionToken,
+        RecordPatches: [{ Op: 'replace', Key: 'theme', Value: 'light', SyncCount: 1 }],
+      }),
+    )
+    const again = await onA.sync.send(new ListRecordsCommand({ ...ids, LastSyncCount: 1 }))
+    expect(again).toMatchObject({ DatasetSyncCount: 2, Count: 1 })
+    expect(again.Records?.[0]).toMatchObject({ Key: 'theme', Value: 'light', SyncCount: 2 })
+    await expect(
+      onA.sync.send(
+        new UpdateRecordsCommand({
+          ...ids,
+          SyncSessionToken: again.SyncSessionToken,
+          RecordPatches: [{ Op: 'replace', Key: 'theme', Value: 'stale', SyncCount: 1 }],
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'ResourceConflictException' })
+    expect(onB.identityId).not.toBe(onA.identityId)
+  })
+
+  it('lands concurrent writes of one dataset through both servers one after another', async () => {
+    const [urlA = '', urlB = ''] = urls
+    const device = await createDevice({ url: urlA, identityPoolId, maxAttempts: 1 })
+    const clients = [urlA, urlB].map(
+      (endpoint) =>
+        new CognitoSyncClient({ region, endpoint, credentials: device.credentials, maxAttempts: 1 }),
+    )
+    const ids = { IdentityPoolId: identityPoolId, IdentityId: device.identityId, DatasetName: 'counter' }
+    // Each writer adds its own key; a conflict (another writer got in first) is retried with a fresh read.
+    const write = async (i: number) => {
+      const sync = clients[i % 2] ?? device.sync
+      for (;;) {
+        const read = await sync.send(new ListRecordsCommand({ ...ids, LastSyncCount: 0 }))
+        try {
+          await sync.send(
+            new UpdateRecordsCommand({
+              ...ids,
+              SyncSessionToken: read.SyncSessionToken,
+              RecordPatches: [{ Op: 'replace', Key: `k${i}`, Value: `${i}`, SyncCount: 0 }],
+            }),
+          )
+          return
+        } catch (error) {
+          if ((error as Error).name !== 'ResourceConflictException') throw error
+        }
+      }
+    }
+    const writers = 10
+    await Promise.all(Array.from({ length: writers }, (_, i) => write(i)))
+    const final = await device.sync.send(new ListRecordsCommand({ ...ids, LastSyncCount: 0 }))
+    expect(final.DatasetSyncCount).toBe(writers)
+    expect(new Set(final.Records?.map((r) => r.SyncCount))).toEqual(
+      new Set(Array.from({ length: writers }, (_, i) => i + 1)),
+    )
+  })
+})

@@ -1,0 +1,542 @@
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { createPushDispatcher } from '../../src/push/dispatcher.js'
+import type { PushMessage, PushSender } from '../../src/push/sender.js'
+import type { DatasetRow, OutboxRow, PoolRow, SyncStore } from '../../src/store/contract.js'
+import { openStore } from '../../src/store/index.js'
+import {
+  openPostgresStore,
+  POSTGRES_SCHEMA_VERSION,
+  type PostgresStoreOptions,
+} from '../../src/store/postgres.js'
+import { runStoreConformance } from './store.suite.js'
+
+/**
+ * The PostgreSQL store, against the server at PUSHSYNC_TEST_POSTGRES_URL. This file works in a
+ * database of its own, created here and dropped at the end, and gives every store a schema of its
+ * own in it. Without a reachable server the tests skip and say why, unless
+ * PUSHSYNC_REQUIRE_POSTGRES=1 (set by CI), which makes its absence a failure.
+ */
+const ADMIN_URL = process.env.PUSHSYNC_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const required = process.env.PUSHSYNC_REQUIRE_POSTGRES === '1'
+
+const unreachable = await (async (): Promise<string | undefined> => {
+  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3000 })
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+    return undefined
+  } catch (error) {
+    return (error as Error).message
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+})()
+if (unreachable !== undefined) {
+  const message = `PostgreSQL is not reachable at ${ADMIN_URL.replace(/:[^/@:]*@/, ':***@')} (${unreachable}); set PUSHSYNC_TEST_POSTGRES_URL`
+  if (required)
+    throw new Error(`${message}; PUSHSYNC_REQUIRE_POSTGRES=1 makes the PostgreSQL tests mandatory`)
+  console.warn(`[pushsync] skipping the PostgreSQL store tests: ${message}`)
+}
+
+const databaseName = `pushsync_test_${randomBytes(6).toString('hex')}`
+const databaseUrl = (() => {
+  const url = new URL(ADMIN_URL)
+  url.pathname = `/${databaseName}`
+  return url.toString()
+})()
+
+let admin: pg.Client | undefined
+/** A client of this file's database, for looking under the store. */
+let raw: pg.Client | undefined
+let schemas = 0
+
+/** A new, empty schema; stores opened with its options live in it. */
+const newSchema = async (): Promise<{ schema: string; config: pg.PoolConfig }> => {
+  const schema = `s${++schemas}`
+  await raw?.query(`CREATE SCHEMA ${schema}`)
+  return { schema, config: { connectionString: databaseUrl, options: `-c search_path=${schema}`, max: 4 } }
+}
+
+const openIn = (config: pg.PoolConfig, options?: PostgresStoreOptions): Promise<SyncStore> =>
+  openPostgresStore(config, options)
+
+const rawRows = async (sql: string, values: unknown[] = []): Promise<Record<string, unknown>[]> => {
+  if (raw === undefined) throw new Error('no database')
+  return (await raw.query(sql, values)).rows
+}
+
+// Every store call is a round trip to the server: the conformance suite's model test (a thousand
+// runs of a few dozen calls each) takes tens of seconds here where SQLite takes a few.
+vi.setConfig({ testTimeout: 240_000 })
+
+describe.skipIf(unreachable !== undefined)('PostgreSQL', () => {
+  beforeAll(async () => {
+    admin = new pg.Client({ connectionString: ADMIN_URL })
+    await admin.connect()
+    await admin.query(`CREATE DATABASE ${databaseName}`)
+    raw = new pg.Client({ connectionString: databaseUrl })
+    await raw.connect()
+  })
+
+  afterAll(async () => {
+    await raw?.end()
+    await admin?.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`)
+    await admin?.end()
+  })
+
+  runStoreConformance('postgres', async () => openIn((await newSchema()).config))
+
+  describe('postgres store', () => {
+    const ID = 'us-east-1:identity-a'
+    const POOL = 'us-east-1:pool'
+    const dataset = (over: Partial<DatasetRow> = {}): DatasetRow => ({
+      identityPoolId: POOL,
+      identityId: ID,
+      name: 'ds',
+      syncCount: 0,
+      exists: true,
+      deletedAtSyncCount: 0,
+      creationDate: 1,
+      lastModifiedDate: 1,
+      lastModifiedBy: null,
+      numRecords: 0,
+      dataStorage: 0,
+      mergedInto: null,
+      ...over,
+    })
+    const outbox = (deviceId: string, over: Partial<OutboxRow> = {}): OutboxRow => ({
+      deviceId,
+      identityPoolId: POOL,
+      identityId: ID,
+      datasetName: 'ds',
+      syncCount: 1,
+      attempts: 0,
+      notBefore: 10,
+      expiresAt: 1_000_000,
+      ...over,
+    })
+    const poolRow = (syncSessionsCount: number): PoolRow => ({
+      identityPoolId: POOL,
+      pushSync: null,
+      cognitoStreams: null,
+      events: null,
+      syncSessionsCount,
+      bulkPublishStatus: 'NOT_STARTED',
+      bulkPublishStartTime: null,
+      bulkPublishCompleteTime: null,
+      bulkPublishFailureMessage: null,
+    })
+
+    /** Two stores on one schema: what two server processes sharing a database are. */
+    const twoProcesses = async (options?: PostgresStoreOptions) => {
+      const { schema, config } = await newSchema()
+      const [a, b] = await Promise.all([openIn(config, options), openIn(config, options)])
+      return { schema, a, b }
+    }
+
+    it('loses no update when two processes write one identity at once', async () => {
+      const { a, b } = await twoProcesses()
+      try {
+        await a.transaction((t) => t.putDataset(dataset()))
+        const written: number[] = []
+        // An UpdateRecords in miniature: read the counter, wait, write the next one and its record.
+        const update = (store: SyncStore, i: number) =>
+          store.transaction(
+            async (t) => {
+              const row = await t.getDataset(ID, 'ds')
+              if (row === undefined) throw new Error('no dataset')
+              await sleep(i % 3)
+              const syncCount = row.syncCount + 1
+              await t.putRecords(ID, 'ds', [
+                {
+                  key: `k${i}`,
+                  value: `${i}`,
+                  syncCount,
+                  lastModifiedDate: i,
+                  lastModifiedBy: null,
+                  deviceLastModifiedDate: null,
+                },
+              ])
+              await t.putDataset({ ...row, syncCount, numRecords: row.numRecords + 1 })
+              written.push(syncCount)
+            },
+            { lock: ID },
+          )
+        const writes = 80
+        await Promise.all(Array.from({ length: writes }, (_, i) => update(i % 2 === 0 ? a : b, i)))
+        const final = await b.transaction((t) => t.getDataset(ID, 'ds'))
+        expect(final?.syncCount).toBe(writes)
+        expect(final?.numRecords).toBe(writes)
+        expect([...written].sort((x, y) => x - y)).toEqual(Array.from({ length: writes }, (_, i) => i + 1))
+        const records = await a.transaction((t) => t.listRecords(ID, 'ds', { afterSyncCount: 0 }))
+        expect(records.map((r) => r.syncCount)).toEqual(Array.from({ length: writes }, (_, i) => i + 1))
+      } finally {
+        await Promise.all([a.close(), b.close()])
+      }
+    })
+
+    it('keeps out writers of either identity while a transaction locks two (a merge), in any order, without deadlock', async () => {
+      const { a, b } = await twoProcesses()
+      const OTHER = 'us-east-1:identity-b'
+      try {
+        await a.transaction(async (t) => {
+          await t.putDataset(dataset())
+          await t.putDataset(dataset({ identityId: OTHER }))
+        })
+        // Each transaction bumps both counters (a merge) or one (an UpdateRecords), reading first.
+        const bump = (store: SyncStore, ids: readonly string[], lock: string | readonly string[]) =>
+          store.transaction(
+            async (t) => {
+              const rows = await Promise.all(ids.map((id) => t.getDataset(id, 'ds')))
+              await sleep(1)
+              for (const row of rows)
+                if (row !== undefined) await t.putDataset({ ...row, syncCount: row.syncCount + 1 })
+            },
+            { lock },
+          )
+        const runs: Promise<void>[] = []
+        for (let i = 0; i < 20; i++) {
+          const store = i % 2 === 0 ? a : b
+          // Both orders of the pair: a store that took the locks as given would deadlock here.
+          runs.push(bump(store, [ID, OTHER], i % 4 < 2 ? [ID, OTHER] : [OTHER, ID]))
+          runs.push(bump(store === a ? b : a, [ID], ID))
+          runs.push(bump(store, [OTHER], OTHER))
+        }
+        await Promise.all(runs)
+        const [one, two] = await a.transaction((t) =>
+          Promise.all([t.getDataset(ID, 'ds'), t.getDataset(OTHER, 'ds')]),
+        )
+        expect(one?.syncCount).toBe(40)
+        expect(two?.syncCount).toBe(40)
+      } finally {
+        await Promise.all([a.close(), b.close()])
+      }
+    })
+
+    it('loses no pool counter update when two processes write different identities of one pool', async () => {
+      const { a, b } = await twoProcesses()
+      try {
+        // As UpdateRecords counts sync sessions: under the lock of its identity, not of the pool.
+        const count = (store: SyncStore, i: number) =>
+          store.transaction(
+            async (t) => {
+              const pool = await t.getPool(POOL)
+              await sleep(i % 2)
+              await t.putPool(poolRow((pool?.syncSessionsCount ?? 0) + 1))
+            },
+            { lock: `identity-${i}` },
+          )
+        const writes = 40
+        await Promise.all(Array.from({ length: writes }, (_, i) => count(i % 2 === 0 ? a : b, i)))
+        expect((await a.transaction((t) => t.getPool(POOL)))?.syncSessionsCount).toBe(writes)
+      } finally {
+        await Promise.all([a.close(), b.close()])
+      }
+    })
+
+    it('agrees on one setting when two processes create it at once', async () => {
+      const { a, b } = await twoProcesses()
+      try {
+        // As the server makes its token secret on first start.
+        const secret = (store: SyncStore, mine: string) =>
+          store.transaction(async (t) => {
+            const existing = await t.getSetting('secret')
+            if (existing !== undefined) return existing
+            await sleep(5)
+            await t.putSetting('secret', mine)
+            return mine
+          })
+        const [fromA, fromB] = await Promise.all([secret(a, 'a'), secret(b, 'b')])
+        expect(fromA).toBe(fromB)
+        expect(await a.transaction((t) => t.getSetting('secret'))).toBe(fromA)
+      } finally {
+        await Promise.all([a.close(), b.close()])
+      }
+    })
+
+    it('applies the migrations once when several processes open a new database at once', async () => {
+      const { schema, config } = await newSchema()
+      const stores = await Promise.all(Array.from({ length: 4 }, () => openIn(config)))
+      try {
+        const versions = await rawRows(`SELECT version FROM ${schema}.schema_version ORDER BY version`)
+        expect(versions).toEqual(
+          Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })),
+        )
+        expect(POSTGRES_SCHEMA_VERSION).toBe(2)
+        for (const store of stores) await store.transaction((t) => t.putSetting('ok', 'yes'))
+      } finally {
+        await Promise.all(stores.map((store) => store.close()))
+      }
+      // Opening again applies nothing.
+      const again = await openIn(config)
+      await again.close()
+      expect(await rawRows(`SELECT COUNT(*)::int AS n FROM ${schema}.schema_version`)).toEqual([
+        { n: POSTGRES_SCHEMA_VERSION },
+      ])
+    })
+
+    it('refuses a database with a newer schema than it knows', async () => {
+      const { schema, config } = await newSchema()
+      await (await openIn(config)).close()
+      await rawRows(`INSERT INTO ${schema}.schema_version (version, applied_at) VALUES ($1, 0)`, [
+        POSTGRES_SCHEMA_VERSION + 1,
+      ])
+      await expect(openIn(config)).rejects.toThrow(/newer/)
+    })
+
+    it('leaves nothing of a failed transaction, and keeps its connection usable', async () => {
+      const { schema, config } = await newSchema()
+      // One connection: the next transactions run on the connection the failed ones used.
+      const store = await openIn({ ...config, max: 1 })
+      try {
+        const tables = [
+          'settings',
+          'identities',
+          'logins',
+          'datasets',
+          'records',
+          'devices',
+          'subscriptions',
+          'spent_sessions',
+          'pools',
+          'outbox',
+        ]
+        const counts = async () => {
+          const out: Record<string, unknown> = {}
+          for (const table of tables) {
+            out[table] = (await rawRows(`SELECT COUNT(*)::int AS n FROM ${schema}.${table}`))[0]?.n
+          }
+          return out
+        }
+        const empty = await counts()
+        expect(Object.values(empty).every((n) => n === 0)).toBe(true)
+        const writeEverything = async (t: Parameters<Parameters<SyncStore['transaction']>[0]>[0]) => {
+          await t.putSetting('s', 'v')
+          await t.putIdentity({ identityId: ID, identityPoolId: POOL, createdAt: 1, mergedInto: null })
+          await t.putLogin({ identityPoolId: POOL, provider: 'p', subject: 's', identityId: ID })
+          await t.putDataset(dataset())
+          await t.putRecords(ID, 'ds', [
+            {
+              key: 'k',
+              value: 'v',
+              syncCount: 1,
+              lastModifiedDate: 1,
+              lastModifiedBy: null,
+              deviceLastModifiedDate: null,
+            },
+          ])
+          await t.putDevice({
+            deviceId: 'd',
+            identityPoolId: POOL,
+            identityId: ID,
+            platform: 'GCM',
+            token: 't',
+            createdAt: 1,
+          })
+          await t.putSubscription(ID, 'ds', 'd')
+          await t.spendSession('tok', 100, 0)
+          await t.putPool(poolRow(1))
+          await t.putOutbox([outbox('d')])
+        }
+        // The callback fails...
+        await expect(
+          store.transaction(
+            async (t) => {
+              await writeEverything(t)
+              expect((await counts()).records).toBe(0) // not visible outside before commit
+              throw new Error('boom')
+            },
+            { lock: ID },
+          ),
+        ).rejects.toThrow('boom')
+        expect(await counts()).toEqual(empty)
+        // ...or a statement does (a second device id for one identity, platform and token).
+        await expect(
+          store.transaction(async (t) => {
+            await writeEverything(t)
+            await t.putDevice({
+              deviceId: 'other',
+              identityPoolId: POOL,
+              identityId: ID,
+              platform: 'GCM',
+              token: 't',
+              createdAt: 1,
+            })
+          }),
+        ).rejects.toThrow(/duplicate key/)
+        expect(await counts()).toEqual(empty)
+        // The connection is back in a clean state.
+        await store.transaction(writeEverything)
+        expect(Object.values(await counts()).every((n) => n === 1)).toBe(true)
+      } finally {
+        await store.close()
+      }
+    })
+
+    it('round-trips times and counts past 32 bits as numbers, and text with U+0000 to U+0002', async () => {
+      const { config } = await newSchema()
+      const store = await openIn(config)
+      try {
+        const big = dataset({
+          syncCount: 2 ** 40,
+          creationDate: Date.now(),
+          lastModifiedDate: Number.MAX_SAFE_INTEGER,
+          dataStorage: 2 ** 33,
+          numRecords: 2 ** 31,
+          deletedAtSyncCount: 2 ** 40 - 1,
+        })
+        await store.transaction((t) => t.putDataset(big))
+        expect(await store.transaction((t) => t.getDataset(ID, 'ds'))).toEqual(big)
+        expect(await store.transaction((t) => t.identityUsage(ID))).toEqual({
+          datasetCount: 1,
+          dataStorage: 2 ** 33,
+          lastModifiedDate: Number.MAX_SAFE_INTEGER,
+        })
+        // Keys made of the escape characters themselves, in code point order.
+        const keys = [
+          '\u0001',
+          '\u0000\u0002',
+          '\u0000',
+          '\u0001\u0001',
+          '\u0001\u0002',
+          '\u0002',
+          'a\u0001b',
+          '',
+        ]
+        const rows = keys.map((key, i) => ({
+          key,
+          value: `${key}|\u0001\u0000|${i}`,
+          syncCount: 1,
+          lastModifiedDate: 1,
+          lastModifiedBy: key,
+          deviceLastModifiedDate: null,
+        }))
+        await store.transaction((t) => t.putRecords(ID, '\u0001', rows))
+        const listed = await store.transaction((t) => t.listRecords(ID, '\u0001', { afterSyncCount: 0 }))
+        const byCodePoint = [...rows].sort((x, y) => Buffer.compare(Buffer.from(x.key), Buffer.from(y.key)))
+        expect(listed).toEqual(byCodePoint)
+        expect(await store.transaction((t) => t.listRecords(ID, '\u0000', { afterSyncCount: 0 }))).toEqual([])
+        // Paging from a cursor made of escape characters.
+        const after = await store.transaction((t) =>
+          t.listRecords(ID, '\u0001', { afterSyncCount: 0, after: { syncCount: 1, key: '\u0001' } }),
+        )
+        expect(after).toEqual(byCodePoint.slice(byCodePoint.findIndex((r) => r.key === '\u0001') + 1))
+      } finally {
+        await store.close()
+      }
+    })
+
+    describe('outbox shared by several processes', () => {
+      it('hands a due row to one process until that one settles it or its lease ends', async () => {
+        const { a, b } = await twoProcesses({ outboxLeaseMs: 1000 })
+        try {
+          await a.transaction((t) => t.putOutbox([outbox('d1'), outbox('d2', { notBefore: 20 })]))
+          expect((await a.transaction((t) => t.dueOutbox(15, 10))).map((r) => r.deviceId)).toEqual(['d1'])
+          // A's own rows stay due for A (its dispatcher decides what it has seen).
+          expect((await a.transaction((t) => t.dueOutbox(15, 10))).map((r) => r.deviceId)).toEqual(['d1'])
+          // B skips the row A holds, but takes what A has not claimed.
+          expect((await b.transaction((t) => t.dueOutbox(15, 10))).map((r) => r.deviceId)).toEqual([])
+          expect((await b.transaction((t) => t.dueOutbox(25, 10))).map((r) => r.deviceId)).toEqual(['d2'])
+          // For B, A's row is due again when the lease ends (claimed at 15 for 1000 ms).
+          expect(await b.transaction((t) => t.nextOutboxTime())).toBe(20)
+          expect(await a.transaction((t) => t.nextOutboxTime())).toBe(10)
+          expect((await b.transaction((t) => t.dueOutbox(1014, 10))).map((r) => r.deviceId)).toEqual(['d2'])
+          expect((await b.transaction((t) => t.dueOutbox(1015, 10))).map((r) => r.deviceId)).toEqual([
+            'd1',
+            'd2',
+          ])
+          // B has taken A's row over. Rescheduling it releases it: it is for whoever finds it due next.
+          expect(await b.transaction((t) => t.rescheduleOutbox('d1', 'ds', 1, 1, 2000))).toBe(true)
+          expect((await a.transaction((t) => t.dueOutbox(2000, 10))).map((r) => r.deviceId)).toEqual(['d1'])
+          // A newer change of a held row is for any process.
+          await b.transaction((t) => t.putOutbox([outbox('d2', { syncCount: 2, notBefore: 2000 })]))
+          expect((await a.transaction((t) => t.dueOutbox(2000, 10))).map((r) => r.deviceId)).toEqual([
+            'd1',
+            'd2',
+          ])
+          // Closing a store releases its claims at once.
+          await a.close()
+          expect((await b.transaction((t) => t.dueOutbox(2000, 10))).map((r) => r.deviceId)).toEqual([
+            'd1',
+            'd2',
+          ])
+        } finally {
+          await Promise.all([a.close(), b.close()])
+        }
+      })
+
+      it('delivers each push once with a dispatcher in each of two processes', async () => {
+        const { a, b } = await twoProcesses()
+        const sent: PushMessage[] = []
+        const sender: PushSender = {
+          platforms: ['GCM'],
+          async send(message) {
+            sent.push(message)
+            await sleep(2)
+            return { kind: 'delivered' }
+          },
+        }
+        const dispatchers = [a, b].map((store) =>
+          createPushDispatcher({ store, senders: [sender], concurrency: 4, batchSize: 7 }),
+        )
+        try {
+          const devices = 30
+          await a.transaction(async (t) => {
+            for (let i = 0; i < devices; i++) {
+              await t.putDevice({
+                deviceId: `d${i}`,
+                identityPoolId: POOL,
+                identityId: ID,
+                platform: 'GCM',
+                token: `t${i}`,
+                createdAt: 1,
+              })
+            }
+            await t.putOutbox(
+              Array.from({ length: devices }, (_, i) => outbox(`d${i}`, { notBefore: Date.now() - 1 })),
+            )
+          })
+          await Promise.all(dispatchers.map((dispatcher) => dispatcher.tick()))
+          expect(sent).toHaveLength(devices)
+          expect(new Set(sent.map((m) => m.deviceId)).size).toBe(devices)
+          expect(await a.transaction((t) => t.countOutbox())).toBe(0)
+        } finally {
+          await Promise.all(dispatchers.map((dispatcher) => dispatcher.stop()))
+          await Promise.all([a.close(), b.close()])
+        }
+      })
+    })
+
+    describe('openStore', () => {
+      it('opens postgres:// and postgresql:// URLs as PostgreSQL stores', async () => {
+        for (const scheme of ['postgres', 'postgresql']) {
+          const url = new URL(databaseUrl)
+          url.protocol = `${scheme}:`
+          url.searchParams.set('max', '2')
+          const store = await openStore(url.toString())
+          try {
+            expect(store.kind).toBe('postgres')
+            await store.transaction((t) => t.putSetting('scheme', scheme))
+            expect(await store.transaction((t) => t.getSetting('scheme'))).toBe(scheme)
+          } finally {
+            await store.close()
+          }
+        }
+      })
+
+      it('fails to open with a message that names the database without its password', async () => {
+        const url = new URL(databaseUrl)
+        url.username = 'no_such_user'
+        url.password = 'hunter2'
+        const failure = openStore(url.toString())
+        await expect(failure).rejects.toThrow(/PostgreSQL/)
+        await expect(failure).rejects.toThrow(/no_such_user:\*\*\*@/)
+        await expect(failure).rejects.not.toThrow(/hunter2/)
+        await expect(openStore(`${databaseUrl}?max=lots`)).rejects.toThrow(/max/)
+      })
+    })
+  })
+})
