@@ -40,9 +40,11 @@ export {
   type PushDecision,
   type PushIgnoreReason,
   type PushSyncState,
+  pushedChangesToApply,
 } from './push-decision.js'
 export {
   encodePushPayload,
+  type PushedChanges,
   type PushPayloadFailure,
   type PushPayloadPlatform,
   type PushPayloadReason,

@@ -1,5 +1,10 @@
 import type { Limits } from './limits.js'
-import { parsePushPayload } from './push-payload.js'
+import {
+  encodePushPayload,
+  type PushedChanges,
+  type PushSyncUpdate,
+  parsePushPayload,
+} from './push-payload.js'
 
 /**
  * What a device knows about the dataset a push names. The caller looks the dataset up by the
@@ -80,4 +85,31 @@ export function decidePushSync(state: PushSyncState, update: unknown, limits?: L
     )
   }
   return state.syncing ? COALESCE : SYNC
+}
+
+/**
+ * The changes a push carries, when this device can apply them as they are instead of pulling:
+ * they follow its `lastSyncCount` directly (so they are everything a pull would bring), and it has
+ * no local changes (so nothing can conflict, and nothing waits to be pushed). Otherwise undefined:
+ * the device synchronizes as usual.
+ *
+ * The changes are checked again (through their wire form), so a hand-built update cannot smuggle
+ * records of the wrong shape or count in.
+ */
+export function pushedChangesToApply(
+  state: { readonly lastSyncCount: number; readonly hasLocalChanges: boolean },
+  update: PushSyncUpdate,
+): PushedChanges | undefined {
+  if (update.changes === undefined || state.hasLocalChanges) return undefined
+  let checked: PushSyncUpdate
+  try {
+    const parsed = parsePushPayload(encodePushPayload(update, 'json'))
+    if (!parsed.ok) return undefined
+    checked = parsed.value
+  } catch {
+    return undefined
+  }
+  const changes = checked.changes
+  if (changes === undefined || changes.after !== state.lastSyncCount) return undefined
+  return changes
 }

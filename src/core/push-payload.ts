@@ -1,4 +1,5 @@
 import { DEFAULT_LIMITS, type Limits } from './limits.js'
+import type { RemoteRecord } from './model.js'
 import { fail, ok, type Result } from './result.js'
 import {
   describeValue,
@@ -18,6 +19,20 @@ export interface PushSyncUpdate {
   readonly identityId: string
   readonly datasetName: string
   readonly syncCount: number
+  /**
+   * The change itself, when the channel carried it (pushsync-server's SSE stream does for small
+   * changes): a device at `after` can apply it without asking the server (see `canApplyPushedChanges`).
+   */
+  readonly changes?: PushedChanges
+}
+
+/**
+ * What one UpdateRecords wrote: the records the server stored, all at sync count `after + 1`, which
+ * is the update's `syncCount`. A device whose `lastSyncCount` is `after` would pull exactly these.
+ */
+export interface PushedChanges {
+  readonly after: number
+  readonly records: readonly RemoteRecord[]
 }
 
 /**
@@ -175,6 +190,11 @@ function parseObject(payload: object, limits: Limits): Result<PushSyncUpdate, Pu
   const count = parseSyncCount(countValue.value)
   if (!count.ok) return count
 
+  // An optimisation riding along: when it does not hold together the push is still a push, and the
+  // device syncs as it would without it.
+  const changesValue = own(container, 'changes')
+  const changes = changesValue.found ? parsePushedChanges(changesValue.value, count.value) : undefined
+
   return ok(
     Object.freeze({
       source: SOURCE,
@@ -182,8 +202,56 @@ function parseObject(payload: object, limits: Limits): Result<PushSyncUpdate, Pu
       identityId: identity.value,
       datasetName: name.value,
       syncCount: count.value,
+      ...(changes === undefined ? {} : { changes }),
     }),
   )
+}
+
+/**
+ * The `changes` of a payload, in the wire's record shape (as UpdateRecords answers), or undefined
+ * when anything is off: a record not at `syncCount`, a key twice, `after` not just below it.
+ */
+function parsePushedChanges(value: unknown, syncCount: number): PushedChanges | undefined {
+  if (!isRecord(value)) return undefined
+  const after = own(value, 'after').value
+  const list = own(value, 'records').value
+  if (typeof after !== 'number' || !Number.isSafeInteger(after) || after + 1 !== syncCount) return undefined
+  if (!Array.isArray(list) || list.length === 0) return undefined
+  const records: RemoteRecord[] = []
+  const keys = new Set<string>()
+  for (const item of list) {
+    const record = parseWireRecord(item)
+    if (record === undefined || record.syncCount !== syncCount || keys.has(record.key)) return undefined
+    keys.add(record.key)
+    records.push(record)
+  }
+  return Object.freeze({ after, records: Object.freeze(records) })
+}
+
+function parseWireRecord(value: unknown): RemoteRecord | undefined {
+  if (!isRecord(value)) return undefined
+  const field = (name: string) => own(value, name).value
+  const key = field('Key')
+  const recordValue = field('Value')
+  const syncCount = field('SyncCount')
+  const modified = field('LastModifiedDate')
+  const by = field('LastModifiedBy')
+  const device = field('DeviceLastModifiedDate')
+  const isTime = (time: unknown): time is number => typeof time === 'number' && Number.isFinite(time)
+  if (typeof key !== 'string' || typeof syncCount !== 'number' || !Number.isSafeInteger(syncCount))
+    return undefined
+  if (recordValue !== undefined && recordValue !== null && typeof recordValue !== 'string') return undefined
+  if (by !== undefined && by !== null && typeof by !== 'string') return undefined
+  if (!isTime(modified) || (device !== undefined && device !== null && !isTime(device))) return undefined
+  // Timestamps are epoch seconds on the wire, as in every Cognito Sync answer.
+  return {
+    key,
+    value: typeof recordValue === 'string' ? recordValue : null,
+    syncCount,
+    lastModifiedDate: Math.round(modified * 1000),
+    lastModifiedBy: typeof by === 'string' ? by : null,
+    deviceLastModifiedDate: isTime(device) ? Math.round(device * 1000) : null,
+  }
 }
 
 function parseAny(payload: unknown, limits: Limits): Result<PushSyncUpdate, PushPayloadFailure> {
@@ -234,7 +302,8 @@ export function parsePushPayload(
  *   with `Long.parseLong`);
  * - `apns`: a silent (`content-available`) notification with the keys under `data`, as iOS reads
  *   `userInfo["data"]`;
- * - `json`: the five keys with a numeric `syncCount`, for Web Push and SSE bodies.
+ * - `json`: the five keys with a numeric `syncCount`, for Web Push and SSE bodies, and the update's
+ *   `changes` when it has some (records in the wire's shape, timestamps in epoch seconds).
  */
 export function encodePushPayload(
   update: PushSyncUpdate,
@@ -252,6 +321,24 @@ export function encodePushPayload(
     case 'apns':
       return { aps: { 'content-available': 1 }, data: { ...fields, syncCount: update.syncCount } }
     case 'json':
-      return { ...fields, syncCount: update.syncCount }
+      return update.changes === undefined
+        ? { ...fields, syncCount: update.syncCount }
+        : { ...fields, syncCount: update.syncCount, changes: encodePushedChanges(update.changes) }
+  }
+}
+
+function encodePushedChanges(changes: PushedChanges): Record<string, unknown> {
+  return {
+    after: changes.after,
+    records: changes.records.map((record) => ({
+      Key: record.key,
+      ...(record.value === null ? {} : { Value: record.value }),
+      SyncCount: record.syncCount,
+      LastModifiedDate: record.lastModifiedDate / 1000,
+      ...(record.lastModifiedBy === null ? {} : { LastModifiedBy: record.lastModifiedBy }),
+      ...(record.deviceLastModifiedDate === null
+        ? {}
+        : { DeviceLastModifiedDate: record.deviceLastModifiedDate / 1000 }),
+    })),
   }
 }

@@ -6,8 +6,8 @@ import { type ConflictResolver, lastWriterWins } from '../core/conflict.js'
 import { planIdentityChange, UNKNOWN_IDENTITY } from '../core/identity.js'
 import { type Limits, resolveLimits } from '../core/limits.js'
 import { type DatasetMeta, DELETE_PENDING, type Platform } from '../core/model.js'
-import { decidePushSync } from '../core/push-decision.js'
-import { type PushSyncUpdate, parsePushPayload } from '../core/push-payload.js'
+import { decidePushSync, pushedChangesToApply } from '../core/push-decision.js'
+import { type PushedChanges, type PushSyncUpdate, parsePushPayload } from '../core/push-payload.js'
 import { createDatasetMeta, type DatasetUsage } from '../core/records.js'
 import { validateDatasetName, validateIdentityId } from '../core/validate.js'
 import { isSyncError, SyncError } from '../errors.js'
@@ -17,7 +17,7 @@ import { SyncEventEmitter, type SyncEvents, type SyncResult } from './events.js'
 import { transportError, validationError } from './failures.js'
 import { createPushSources } from './push-sources.js'
 import { SingleFlight } from './single-flight.js'
-import { type SynchronizeOptions, synchronizeDataset } from './synchronize.js'
+import { applyPushedChanges, type SynchronizeOptions, synchronizeDataset } from './synchronize.js'
 import { createTabLink, type TabLink } from './tabs.js'
 
 /** Tells the engine when the device goes on- and offline (`navigator.onLine`, NetInfo...). */
@@ -181,7 +181,17 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     return transport
   }
 
-  const synchronize = (name: string, syncOptions?: SynchronizeOptions): Promise<SyncResult> => {
+  /**
+   * Synchronizes `name` in this tab's single flight (or the leading tab's). `pushed`: changes a push
+   * carried, applied in place of the sync when they follow this device's state; only taken when
+   * this call starts the flight, since a queued follow-up is shared by later callers, whose pushes
+   * may name newer counts that only a full sync brings.
+   */
+  const synchronize = (
+    name: string,
+    syncOptions?: SynchronizeOptions,
+    pushed?: PushedChanges,
+  ): Promise<SyncResult> => {
     let current: Transport
     try {
       assertOpen()
@@ -189,6 +199,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     } catch (error) {
       return Promise.reject(error)
     }
+    const inline = flights.isRunning(name) ? undefined : pushed
     return flights.run(name, async () => {
       let ranHere = false
       usages.delete(name)
@@ -198,10 +209,15 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
         const fromLeader = tabs === undefined ? 'lead' : await tabs.requestSync(name)
         ranHere = fromLeader === 'lead'
         if (!ranHere) warnOfUnusedCallbacks(syncOptions)
+        const applied =
+          ranHere && inline !== undefined
+            ? await applyPushedChanges({ identityId, storage, clock, events }, name, inline)
+            : undefined
         const result =
           fromLeader !== 'lead'
             ? fromLeader
-            : await synchronizeDataset(
+            : (applied ??
+              (await synchronizeDataset(
                 {
                   identityId,
                   storage,
@@ -215,7 +231,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
                 },
                 name,
                 syncOptions,
-              )
+              )))
         setStatus(name, { syncing: false, lastSyncedAt: clock.now(), lastError: null })
         events.emit('syncSucceeded', { dataset: name, result })
         return result
@@ -370,8 +386,19 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     }
     events.emit('pushReceived', { update, decision })
     if (meta === undefined) await ensureDataset(update.datasetName)
+    // A change the push carried spares the pull when it follows this device's state directly.
+    const pushed =
+      meta === undefined || decision.action !== 'sync'
+        ? undefined
+        : pushedChangesToApply(
+            {
+              lastSyncCount: meta.lastSyncCount,
+              hasLocalChanges: status(update.datasetName).pendingChanges > 0,
+            },
+            update,
+          )
     // A coalesced push joins the follow-up run the single flight already queues.
-    synchronize(update.datasetName).catch(() => {})
+    synchronize(update.datasetName, undefined, pushed).catch(() => {})
     return decision.action
   }
 

@@ -12,6 +12,7 @@ import {
 } from '../core/model.js'
 import { type Conflict, planPull } from '../core/pull.js'
 import { applyPushResult, lastSyncCountAfterPushConflict, planPush } from '../core/push.js'
+import type { PushedChanges } from '../core/push-payload.js'
 import {
   defaultRemoteDeletionChoice,
   findMergedDatasets,
@@ -230,6 +231,49 @@ function wrapConflict(conflict: Conflict): SyncConflict {
       return resolution
     },
   }
+}
+
+/**
+ * Applies the changes a push carried, as a pull that brought exactly them would: only while they
+ * still follow the dataset's `lastSyncCount` and it has no local changes, both checked again in
+ * the write. Resolves undefined when they do not; the caller then synchronizes as usual. No
+ * request is made: the device skips the pull the push would otherwise cost it.
+ */
+export async function applyPushedChanges(
+  context: Pick<SyncContext, 'identityId' | 'storage' | 'clock' | 'events'>,
+  name: string,
+  changes: PushedChanges,
+): Promise<SyncResult | undefined> {
+  const { storage, identityId } = context
+  const syncCount = changes.after + 1
+  const keys = new Set(changes.records.map((record) => record.key))
+  const now = context.clock.now()
+  const applied = await storage.write(async (tx) => {
+    const meta = await tx.getDataset(identityId, name)
+    if (meta === undefined || meta.lastSyncCount !== changes.after) return undefined
+    if ((await tx.listRecords(identityId, name, { dirtyOnly: true })).length > 0) return undefined
+    const pull: PullResult = {
+      records: changes.records,
+      datasetSyncCount: syncCount,
+      datasetExists: true,
+      datasetDeletedAfterRequestedSyncCount: false,
+      mergedDatasetNames: [],
+    }
+    const plan = planPull(await readRows(tx, identityId, name, keys), pull, changes.after)
+    // Without local changes nothing conflicts; should it, the ordinary sync decides.
+    if (plan.conflicts.length > 0) return undefined
+    await tx.putRecords(identityId, name, plan.apply)
+    await putMeta(tx, meta, {
+      lastSyncCount: plan.lastSyncCount,
+      lastSyncDate: now,
+      ...(plan.apply.length > 0 ? { lastModifiedDate: now } : {}),
+    })
+    return plan.apply.map((row) => row.key)
+  })
+  if (applied === undefined) return undefined
+  if (applied.length > 0)
+    context.events.emit('datasetChanged', { dataset: name, keys: applied, source: 'remote' })
+  return { ...NOTHING, updatedRecords: applied.length, lastSyncCount: syncCount }
 }
 
 /**

@@ -107,6 +107,54 @@ describe('push over SSE', () => {
     await Promise.all([a.close(), b.close()])
   })
 
+  it('applies a small change the push carries without asking the server, when it follows B’s state', async () => {
+    const { identityId, sessionToken } = await newIdentity(url)
+    const options = { endpoint: url, identityPoolId: POOL, identityId, getToken: () => sessionToken }
+    const calls: string[] = []
+    const a = createSyncManager({
+      identityPoolId: POOL,
+      identityId,
+      storage: createMemoryStorage(),
+      transport: createHttpTransport(options),
+    })
+    const b = createSyncManager({
+      identityPoolId: POOL,
+      identityId,
+      storage: createMemoryStorage(),
+      transport: interceptTransport(createHttpTransport(options), (call) => {
+        calls.push(call.method)
+        return call.proceed()
+      }),
+    })
+    const dsA = await a.openOrCreateDataset('settings')
+    const dsB = await b.openOrCreateDataset('settings')
+    await dsA.putAll({ theme: 'dark', font: 'serif' })
+    await dsA.synchronize()
+    await dsB.synchronize()
+    const pushB = observed(createSsePushSource(options))
+    b.addPushSource(pushB.source)
+    await until(() => pushB.seen.connects === 1 && pushB.seen.payloads.length === 1)
+    calls.length = 0
+
+    // B is at A's count: the next change follows it directly.
+    await dsA.put('theme', 'light')
+    await dsA.remove('font')
+    const { lastSyncCount } = await dsA.synchronize()
+    await until(async () => (await dsB.getLastSyncCount()) === lastSyncCount)
+    expect(await dsB.getAll()).toEqual({ theme: 'light' })
+    expect(calls).toEqual([])
+
+    // With a change of its own pending, B syncs as usual: it has something to push.
+    await dsB.put('mine', '1')
+    await dsA.put('theirs', '2')
+    const second = await dsA.synchronize()
+    await until(async () => (await dsB.get('theirs')) === '2')
+    await until(() => calls.includes('updateRecords'))
+    expect(calls).toContain('listRecords')
+    await until(async () => (await dsB.getLastSyncCount()) === second.lastSyncCount + 1)
+    await Promise.all([a.close(), b.close()])
+  })
+
   it('recovers a change made while B was disconnected as soon as B reconnects, and ignores stale news', async () => {
     const { identityId, sessionToken } = await newIdentity(url)
     const options = { endpoint: url, identityPoolId: POOL, identityId, getToken: () => sessionToken }

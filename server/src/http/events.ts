@@ -17,7 +17,16 @@ export interface EventsRequest {
   readonly deviceId: string | undefined
 }
 
-type SyncEvent = Pick<DatasetChange, 'identityPoolId' | 'identityId' | 'datasetName' | 'syncCount'>
+type SyncEvent = Pick<
+  DatasetChange,
+  'identityPoolId' | 'identityId' | 'datasetName' | 'syncCount' | 'written'
+>
+
+/**
+ * Largest change (keys and values, UTF-16 code units) sent along with its event: a settings edit
+ * fits many times over, while a bulk import is left for the device to pull in pages.
+ */
+export const MAX_PUSHED_CHANGE_SIZE = 16 * 1024
 
 /**
  * `GET /identitypools/{pool}/identities/{id}/events`: a Server-Sent Events stream of `sync` events,
@@ -93,10 +102,26 @@ export async function serveEvents(c: Context, request: EventsRequest): Promise<R
 }
 
 function writeSync(stream: SSEStreamingApi, event: SyncEvent): Promise<void> {
-  const payload = encodePushPayload({ source: 'cognito-sync', ...event }, 'json')
+  const { written, ...update } = event
+  const payload = encodePushPayload(
+    {
+      source: 'cognito-sync',
+      ...update,
+      ...(written === undefined || changeSize(written.records) > MAX_PUSHED_CHANGE_SIZE
+        ? {}
+        : { changes: { after: written.after, records: written.records } }),
+    },
+    'json',
+  )
   return stream.writeSSE({
     event: 'sync',
     id: `${event.datasetName}:${event.syncCount}`,
     data: JSON.stringify(payload),
   })
+}
+
+function changeSize(records: readonly { readonly key: string; readonly value: string | null }[]): number {
+  let size = 0
+  for (const record of records) size += record.key.length + (record.value?.length ?? 0)
+  return size
 }

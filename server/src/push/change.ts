@@ -1,4 +1,4 @@
-import type { StoreTx } from '../store/contract.js'
+import type { RecordRow, StoreTx } from '../store/contract.js'
 
 /** A committed change of a dataset, as push delivery needs it. */
 export interface DatasetChange {
@@ -10,6 +10,11 @@ export interface DatasetChange {
   /** The DeviceId the writer sent with UpdateRecords, so the change is not pushed back to it. */
   readonly originDeviceId: string | null
   readonly kind: 'updated' | 'deleted'
+  /**
+   * For an UpdateRecords: the dataset's sync count before it and the records it stored. The live
+   * channel sends small ones along, so a device at `after` applies them without pulling.
+   */
+  readonly written?: { readonly after: number; readonly records: readonly RecordRow[] }
 }
 
 /**

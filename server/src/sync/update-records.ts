@@ -138,6 +138,7 @@ export async function updateRecords(
           syncCount,
           originDeviceId: request.deviceId,
           kind: 'updated' as const,
+          written: { after: existing?.syncCount ?? 0, records: written },
         }
         await context.changes?.inTransaction?.(tx, change)
         return { output: { Records: written.map(wireRecord) }, change }

@@ -224,18 +224,29 @@ describe('the SSE live channel over a socket', () => {
     expect(await b.messagesUpTo(1)).toEqual([syncMessage(who, 'settings', 1)])
 
     expect(await put(who, 'settings', 'l', 'A')).toBe(2)
-    expect(await b.messagesUpTo(2)).toEqual([
-      syncMessage(who, 'settings', 1),
-      syncMessage(who, 'settings', 2),
-    ])
+    const [opening, live] = await b.messagesUpTo(2)
+    expect(opening).toEqual(syncMessage(who, 'settings', 1))
+    // A live change carries what it wrote, so a device at count 1 can apply it without pulling.
+    expect(live).toMatchObject({ event: 'sync', id: 'settings:2' })
+    const { changes, ...update } = JSON.parse(live?.data ?? '{}')
+    expect(JSON.stringify(update)).toBe(syncMessage(who, 'settings', 2).data)
+    expect(changes).toEqual({
+      after: 1,
+      records: [
+        expect.objectContaining({ Key: 'l', Value: 'v', SyncCount: 2, LastModifiedDate: expect.any(Number) }),
+      ],
+    })
     await quiet()
     expect(a.messages).toHaveLength(1)
     expect(elsewhere.messages).toEqual([])
 
     // A write without a DeviceId has no writer to spare: every connection hears of it.
     expect(await put(who, 'other', 'k')).toBe(1)
-    expect((await a.messagesUpTo(2))[1]).toEqual(syncMessage(who, 'other', 1))
-    expect((await b.messagesUpTo(3))[2]).toEqual(syncMessage(who, 'other', 1))
+    for (const message of [(await a.messagesUpTo(2))[1], (await b.messagesUpTo(3))[2]]) {
+      const { changes, ...update } = JSON.parse(message?.data ?? '{}')
+      expect(JSON.stringify(update)).toBe(syncMessage(who, 'other', 1).data)
+      expect(changes.after).toBe(0)
+    }
     await quiet()
     expect(elsewhere.messages).toEqual([])
   })
