@@ -2,7 +2,12 @@ import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_LIMITS, resolveLimits } from '../../src/core/limits.js'
-import { decidePushSync, type PushDecision, type PushSyncState } from '../../src/core/push-decision.js'
+import {
+  decidePushSync,
+  type PushDecision,
+  type PushSyncState,
+  pushedChangesToApply,
+} from '../../src/core/push-decision.js'
 import {
   encodePushPayload,
   type PushPayloadPlatform,
@@ -321,5 +326,53 @@ describe('decidePushSync: properties', () => {
         }
       }),
     )
+  })
+})
+
+describe('pushedChangesToApply', () => {
+  const pushed: PushSyncUpdate = {
+    source: 'cognito-sync',
+    identityPoolId: 'us-east-1:4f3e0a5c-2b8d-4e19-9a7b-1c6d2e8f0a34',
+    identityId: 'us-east-1:9d2b7c1e-6a4f-4b8e-8c3d-5e7f9a1b2c3d',
+    datasetName: 'settings',
+    syncCount: 8,
+    changes: {
+      after: 7,
+      records: [
+        {
+          key: 'k',
+          value: 'v',
+          syncCount: 8,
+          lastModifiedDate: 1000,
+          lastModifiedBy: null,
+          deviceLastModifiedDate: null,
+        },
+      ],
+    },
+  }
+
+  it('hands the changes over only to a device at the count just before them, without local changes', () => {
+    expect(pushedChangesToApply({ lastSyncCount: 7, hasLocalChanges: false }, pushed)).toEqual(pushed.changes)
+    expect(pushedChangesToApply({ lastSyncCount: 6, hasLocalChanges: false }, pushed)).toBeUndefined()
+    expect(pushedChangesToApply({ lastSyncCount: 8, hasLocalChanges: false }, pushed)).toBeUndefined()
+    expect(pushedChangesToApply({ lastSyncCount: 7, hasLocalChanges: true }, pushed)).toBeUndefined()
+    const { changes: _, ...plain } = pushed
+    expect(pushedChangesToApply({ lastSyncCount: 7, hasLocalChanges: false }, plain)).toBeUndefined()
+  })
+
+  it('checks hand-built changes again: wrong shapes or counts are not applied', () => {
+    const record = pushed.changes?.records[0]
+    if (record === undefined) throw new Error('unreachable')
+    const variants: unknown[] = [
+      { after: 7, records: [{ ...record, syncCount: 9 }] },
+      { after: 7, records: [{ ...record, value: 42 }] },
+      { after: 7, records: [record, record] },
+      { after: 7, records: null },
+      { after: 7, records: [{ ...record, lastModifiedDate: Number.NaN }] },
+    ]
+    for (const changes of variants) {
+      const update = { ...pushed, changes } as unknown as PushSyncUpdate
+      expect(pushedChangesToApply({ lastSyncCount: 7, hasLocalChanges: false }, update)).toBeUndefined()
+    }
   })
 })

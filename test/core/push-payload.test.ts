@@ -523,3 +523,70 @@ describe('parsePushPayload: properties', () => {
     )
   })
 })
+
+describe('changes carried by a push', () => {
+  const record = fc.record({
+    key: fc.string({ minLength: 1, maxLength: 8 }),
+    value: fc.option(fc.string({ maxLength: 8 }), { nil: null }),
+    // Whole milliseconds, as every timestamp of the model is.
+    lastModifiedDate: fc.integer({ min: 0, max: 4_102_444_800_000 }),
+    lastModifiedBy: fc.option(cognitoId, { nil: null }),
+    deviceLastModifiedDate: fc.option(fc.integer({ min: 0, max: 4_102_444_800_000 }), { nil: null }),
+  })
+  const withChanges = fc
+    .tuple(update, fc.uniqueArray(record, { minLength: 1, maxLength: 5, selector: (r) => r.key }))
+    .filter(([u]) => u.syncCount >= 1)
+    .map(
+      ([u, records]): PushSyncUpdate => ({
+        ...u,
+        changes: { after: u.syncCount - 1, records: records.map((r) => ({ ...r, syncCount: u.syncCount })) },
+      }),
+    )
+
+  it('reads back what the json encoding wrote, records and all, also from JSON text', () => {
+    fc.assert(
+      fc.property(withChanges, (pushed) => {
+        const encoded = encodePushPayload(pushed, 'json')
+        expect(parsePushPayload(encoded)).toEqual({ ok: true, value: pushed })
+        expect(parsePushPayload(JSON.stringify(encoded))).toEqual({ ok: true, value: pushed })
+      }),
+    )
+  })
+
+  it('keeps the push but drops changes that do not hold together', () => {
+    const base = { ...UPDATE, syncCount: 5 }
+    const good = { Key: 'k', Value: 'v', SyncCount: 5, LastModifiedDate: 1_700_000_000 }
+    const broken: unknown[] = [
+      { after: 3, records: [good] }, // not just below syncCount
+      { after: 4, records: [] },
+      { after: 4, records: [good, good] }, // a key twice
+      { after: 4, records: [{ ...good, SyncCount: 4 }] },
+      { after: 4, records: [{ ...good, Value: 5 }] },
+      { after: 4, records: [{ ...good, LastModifiedDate: 'yesterday' }] },
+      { after: 4, records: [{ Value: 'v', SyncCount: 5, LastModifiedDate: 1 }] },
+      { after: '4', records: [good] },
+      { after: 4, records: 'k=v' },
+      [good],
+      null,
+    ]
+    for (const changes of broken) {
+      const parsed = parsePushPayload({ ...encodePushPayload(base, 'json'), changes })
+      expect(parsed).toEqual({ ok: true, value: base })
+    }
+    // A record without a value is a removal, as in ListRecords.
+    const removal = parsePushPayload({
+      ...encodePushPayload(base, 'json'),
+      changes: { after: 4, records: [{ Key: 'k', SyncCount: 5, LastModifiedDate: 1 }] },
+    })
+    expect(removal.ok && removal.value.changes?.records[0]?.value).toBe(null)
+  })
+
+  it('leaves changes out of the platforms whose payloads cannot hold them', () => {
+    fc.assert(
+      fc.property(withChanges, fc.constantFrom<PushPayloadPlatform>('flat-strings', 'apns'), (pushed, p) => {
+        const parsed = parsePushPayload(encodePushPayload(pushed, p))
+        expect(parsed.ok && parsed.value.changes).toBe(undefined)
+      }),
+    )
+  })
+})
