@@ -102,6 +102,19 @@ export async function serveEvents(c: Context, request: EventsRequest): Promise<R
 }
 
 function writeSync(stream: SSEStreamingApi, event: SyncEvent): Promise<void> {
+  return stream.writeSSE({
+    event: 'sync',
+    id: `${event.datasetName}:${event.syncCount}`,
+    data: eventData(event),
+  })
+}
+
+// One change goes to every connection of its identity: encoded once, not once per connection.
+const encoded = new WeakMap<SyncEvent, string>()
+
+function eventData(event: SyncEvent): string {
+  const known = encoded.get(event)
+  if (known !== undefined) return known
   const { written, ...update } = event
   const payload = encodePushPayload(
     {
@@ -113,11 +126,9 @@ function writeSync(stream: SSEStreamingApi, event: SyncEvent): Promise<void> {
     },
     'json',
   )
-  return stream.writeSSE({
-    event: 'sync',
-    id: `${event.datasetName}:${event.syncCount}`,
-    data: JSON.stringify(payload),
-  })
+  const data = JSON.stringify(payload)
+  encoded.set(event, data)
+  return data
 }
 
 function changeSize(records: readonly { readonly key: string; readonly value: string | null }[]): number {
