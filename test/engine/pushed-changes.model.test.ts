@@ -60,7 +60,9 @@ describe('changes carried by pushes', () => {
             deviceId: 'recorder',
             onPayload: (payload) => void payloads.push(String(payload)),
             onError: () => {},
-            onConnected: () => void (connected = true),
+            onConnected: () => {
+              connected = true
+            },
           })
           await settle(() => connected)
 
