@@ -13,6 +13,7 @@ import {
   type LoginIssuer,
 } from './identity/cognito-identity.js'
 import { combineChangeListeners } from './push/change.js'
+import { joinChangeBus } from './push/change-bus.js'
 import { createPushDispatcher } from './push/dispatcher.js'
 import { createPushOutbox } from './push/outbox.js'
 import type { PushSender } from './push/sender.js'
@@ -144,9 +145,20 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     now,
     ...(options.onError === undefined ? {} : { onError: options.onError }),
   })
+  // Several processes on one store (PostgreSQL): changes committed elsewhere reach this process's
+  // live connections and wake its dispatcher too.
+  const bus =
+    store.bus === undefined
+      ? undefined
+      : joinChangeBus(store.bus, (change) => {
+          events.publish(change)
+          dispatcher.listener.afterCommit?.(change)
+        })
+  // A started server hears every change committed after it started, through any process.
+  await store.bus?.listening()
   const app = createApp({
     store,
-    changes: combineChangeListeners(events, outbox, dispatcher.listener),
+    changes: combineChangeListeners(events, outbox, dispatcher.listener, bus?.listener),
     events,
     pushStats: () => dispatcher.stats(),
     vapidPublicKey: options.webPush?.vapid.publicKey,
@@ -193,6 +205,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
       })
     },
     async close() {
+      bus?.stop()
       // Event streams never end by themselves: without this the close would wait out the grace period.
       events.close()
       const server = http

@@ -13,7 +13,8 @@ export interface SseConnection {
 /**
  * The open SSE connections of this process, per identity. It is the live channel's ChangeListener:
  * `afterCommit` (alias `publish`) hands each committed change to the connections of its identity.
- * Only this process's connections hear of it; several server processes would need a shared bus.
+ * Only this process's connections hear of it; changes committed by other processes sharing the
+ * store arrive through the store's bus (see push/change-bus.ts) and are published here too.
  */
 export interface SseHub extends ChangeListener {
   /** Interval of the `: ping` comments that keep proxies and clients from timing out an idle stream. */

@@ -13,6 +13,22 @@ export interface SyncStore {
   readonly kind: 'memory' | 'sqlite' | 'postgres'
   transaction<T>(fn: (tx: StoreTx) => Promise<T>, options?: TransactionOptions): Promise<T>
   close(): Promise<void>
+  /**
+   * Carries messages between the server processes sharing this store (PostgreSQL's LISTEN/NOTIFY),
+   * so a change committed through one process reaches the live connections of all. Absent for
+   * stores only one process uses.
+   */
+  readonly bus?: StoreBus
+}
+
+/** Messages between the processes sharing a store; delivery is best effort, at most once. */
+export interface StoreBus {
+  /** Sends `message` to every other process's subscribers; never throws. */
+  publish(message: string): void
+  /** Calls `listener` with each message another process published; returns the function that stops it. */
+  subscribe(listener: (message: string) => void): () => void
+  /** Settles once the first subscription listens (or its first attempt failed; it keeps retrying). */
+  listening(): Promise<void>
 }
 
 export interface TransactionOptions {

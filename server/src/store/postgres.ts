@@ -11,6 +11,7 @@ import type {
   OutboxRow,
   PoolRow,
   RecordRow,
+  StoreBus,
   StoreTx,
   SyncStore,
   TransactionOptions,
@@ -140,6 +141,8 @@ export interface PostgresStoreOptions {
    * this time. Default 5 minutes.
    */
   readonly outboxLeaseMs?: number
+  /** The LISTEN/NOTIFY channel of the store's bus (default `pushsync_changes`). */
+  readonly busChannel?: string
 }
 
 export const DEFAULT_OUTBOX_LEASE_MS = 5 * 60 * 1000
@@ -182,8 +185,9 @@ export async function openPostgresStore(
     throw error
   }
 
-  // The id under which this store claims outbox rows.
+  // The id under which this store claims outbox rows, and signs what it publishes on the bus.
   const claimer = randomUUID()
+  const bus = createNotifyBus(connection, options.busChannel ?? 'pushsync_changes', claimer, pool)
   // Per lock name, the last transaction asked for: the next one waits for it.
   const tails = new Map<string, Promise<unknown>>()
   const running = new Set<Promise<unknown>>()
@@ -259,9 +263,11 @@ export async function openPostgresStore(
       })
       return track(result)
     },
+    bus: bus.bus,
     close(): Promise<void> {
       closed = true
       closing ??= (async () => {
+        await bus.close()
         while (running.size > 0) await Promise.allSettled([...running])
         // Another process may deliver what this one had claimed without waiting for the lease.
         await pool
@@ -270,6 +276,91 @@ export async function openPostgresStore(
         await pool.end()
       })()
       return closing
+    },
+  }
+}
+
+/** NOTIFY carries at most 8000 bytes; a message near that is dropped rather than cut. */
+const MAX_NOTIFY_BYTES = 7900
+
+/**
+ * The bus over LISTEN/NOTIFY. Publishing is one `pg_notify` through the pool; listening holds one
+ * connection of its own, opened on the first subscriber and reopened (after a pause) when it
+ * breaks. Messages are signed with the store's id, so a process does not hear itself.
+ */
+function createNotifyBus(
+  connection: string | PoolConfig,
+  channel: string,
+  origin: string,
+  pool: pg.Pool,
+): { bus: StoreBus; close(): Promise<void> } {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel))
+    throw new Error(`busChannel must be a lowercase SQL name, not ${channel}`)
+  const listeners = new Set<(message: string) => void>()
+  let client: pg.Client | undefined
+  let closed = false
+  let retry: ReturnType<typeof setTimeout> | undefined
+  let firstAttempt: (() => void) | undefined
+  const listening = new Promise<void>((resolve) => {
+    firstAttempt = resolve
+  })
+
+  const listen = async (): Promise<void> => {
+    if (closed || client !== undefined) return
+    const next = new pg.Client(poolConfig(connection))
+    client = next
+    const reopen = () => {
+      if (client !== next) return
+      client = undefined
+      next.end().catch(() => undefined)
+      if (!closed && listeners.size > 0) retry = setTimeout(() => void listen(), 1000)
+    }
+    next.on('error', reopen)
+    next.on('end', reopen)
+    next.on('notification', (notification) => {
+      const payload = notification.payload ?? ''
+      const space = payload.indexOf(' ')
+      if (notification.channel !== channel || space < 0 || payload.slice(0, space) === origin) return
+      const message = payload.slice(space + 1)
+      for (const listener of [...listeners]) {
+        try {
+          listener(message)
+        } catch {
+          // One subscriber's failure is not another's.
+        }
+      }
+    })
+    try {
+      await next.connect()
+      await next.query(`LISTEN ${channel}`)
+    } catch {
+      reopen()
+    } finally {
+      firstAttempt?.()
+    }
+  }
+
+  return {
+    bus: {
+      publish(message) {
+        const payload = `${origin} ${message}`
+        if (closed || Buffer.byteLength(payload) > MAX_NOTIFY_BYTES) return
+        pool.query('SELECT pg_notify($1, $2)', [channel, payload]).catch(() => undefined)
+      },
+      subscribe(listener) {
+        listeners.add(listener)
+        void listen()
+        return () => void listeners.delete(listener)
+      },
+      listening: () => listening,
+    },
+    async close() {
+      closed = true
+      firstAttempt?.()
+      if (retry !== undefined) clearTimeout(retry)
+      const open = client
+      client = undefined
+      await open?.end().catch(() => undefined)
     },
   }
 }

@@ -157,4 +157,50 @@ describe.skipIf(unreachable !== undefined)('two servers on one PostgreSQL databa
       new Set(Array.from({ length: writers }, (_, i) => i + 1)),
     )
   })
+
+  it('pushes a change written through one server to a device listening on the other', async () => {
+    const [urlA = '', urlB = ''] = urls
+    const device = await createDevice({ url: urlA, identityPoolId, maxAttempts: 1 })
+    const ids = { IdentityPoolId: identityPoolId, IdentityId: device.identityId, DatasetName: 'live' }
+    const { sessionToken: token } = await device.credentials()
+    // The device's live channel is on server B, its write goes through server A.
+    const events = await fetch(
+      `${urlB}/identitypools/${encodeURIComponent(identityPoolId)}/identities/${encodeURIComponent(device.identityId)}/events`,
+      { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } },
+    )
+    expect(events.status).toBe(200)
+    const reader = (events.body as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    const nextSync = async (): Promise<Record<string, unknown>> => {
+      for (;;) {
+        const match = /event: sync\ndata: (.*)\n/.exec(text) ?? /event: sync\nid: .*\ndata: (.*)\n/.exec(text)
+        if (match !== null) {
+          text = text.slice((match.index ?? 0) + match[0].length)
+          return JSON.parse(match[1] ?? '{}') as Record<string, unknown>
+        }
+        const { value, done } = await reader.read()
+        if (done) throw new Error('the stream ended')
+        text += decoder.decode(value, { stream: true })
+      }
+    }
+    const read = await device.sync.send(new ListRecordsCommand({ ...ids, LastSyncCount: 0 }))
+    await device.sync.send(
+      new UpdateRecordsCommand({
+        ...ids,
+        SyncSessionToken: read.SyncSessionToken,
+        RecordPatches: [{ Op: 'replace', Key: 'theme', Value: 'dark', SyncCount: 0 }],
+      }),
+    )
+    const pushed = await Promise.race([
+      nextSync(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no push within 10 s')), 10_000)),
+    ])
+    expect(pushed).toMatchObject({ source: 'cognito-sync', datasetName: 'live', syncCount: 1 })
+    expect(pushed.changes).toMatchObject({
+      after: 0,
+      records: [{ Key: 'theme', Value: 'dark', SyncCount: 1 }],
+    })
+    await reader.cancel()
+  })
 })
