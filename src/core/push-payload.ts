@@ -8,6 +8,7 @@ import {
   validateIdentityId,
   validateIdentityPoolId,
 } from './validate.js'
+import { readEpochSeconds, readUpdateRecordsAnswer } from './wire.js'
 
 /**
  * A push telling a device that a dataset changed on the server, whatever platform delivered it.
@@ -217,41 +218,13 @@ function parsePushedChanges(value: unknown, syncCount: number): PushedChanges | 
   const list = own(value, 'records').value
   if (typeof after !== 'number' || !Number.isSafeInteger(after) || after + 1 !== syncCount) return undefined
   if (!Array.isArray(list) || list.length === 0) return undefined
-  const records: RemoteRecord[] = []
-  const keys = new Set<string>()
-  for (const item of list) {
-    const record = parseWireRecord(item)
-    if (record === undefined || record.syncCount !== syncCount || keys.has(record.key)) return undefined
-    keys.add(record.key)
-    records.push(record)
-  }
+  // The records are UpdateRecords' own (timestamps in epoch seconds): read them as its answer is.
+  const read = readUpdateRecordsAnswer({ Records: list }, readEpochSeconds)
+  if (!read.ok) return undefined
+  const records = read.value
+  if (records.some((record) => record.syncCount !== syncCount)) return undefined
+  if (new Set(records.map((record) => record.key)).size !== records.length) return undefined
   return Object.freeze({ after, records: Object.freeze(records) })
-}
-
-function parseWireRecord(value: unknown): RemoteRecord | undefined {
-  if (!isRecord(value)) return undefined
-  const field = (name: string) => own(value, name).value
-  const key = field('Key')
-  const recordValue = field('Value')
-  const syncCount = field('SyncCount')
-  const modified = field('LastModifiedDate')
-  const by = field('LastModifiedBy')
-  const device = field('DeviceLastModifiedDate')
-  const isTime = (time: unknown): time is number => typeof time === 'number' && Number.isFinite(time)
-  if (typeof key !== 'string' || typeof syncCount !== 'number' || !Number.isSafeInteger(syncCount))
-    return undefined
-  if (recordValue !== undefined && recordValue !== null && typeof recordValue !== 'string') return undefined
-  if (by !== undefined && by !== null && typeof by !== 'string') return undefined
-  if (!isTime(modified) || (device !== undefined && device !== null && !isTime(device))) return undefined
-  // Timestamps are epoch seconds on the wire, as in every Cognito Sync answer.
-  return {
-    key,
-    value: typeof recordValue === 'string' ? recordValue : null,
-    syncCount,
-    lastModifiedDate: Math.round(modified * 1000),
-    lastModifiedBy: typeof by === 'string' ? by : null,
-    deviceLastModifiedDate: isTime(device) ? Math.round(device * 1000) : null,
-  }
 }
 
 function parseAny(payload: unknown, limits: Limits): Result<PushSyncUpdate, PushPayloadFailure> {
