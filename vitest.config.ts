@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { playwright } from '@vitest/browser-playwright'
 import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config'
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/browser/support/chromium-settings.js'
+import { CHROMIUM_ARGS, CHROMIUM_PATH, findChromium } from './test/browser/support/chromium-settings.js'
 
 const source = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 
@@ -25,13 +24,7 @@ const browserProject: TestProjectInlineConfiguration = {
   },
 }
 
-const chromiumFound = existsSync(CHROMIUM_PATH)
-if (!chromiumFound) {
-  const message = `Chromium not found at ${CHROMIUM_PATH} (apt-get install -y chromium, or set PUSHSYNC_CHROMIUM)`
-  if (process.env.PUSHSYNC_REQUIRE_BROWSER === '1')
-    throw new Error(`${message}; PUSHSYNC_REQUIRE_BROWSER=1 makes the browser tests mandatory`)
-  console.warn(`[pushsync] skipping the in-browser tests (${BROWSER_FILES.join(', ')}): ${message}`)
-}
+const chromiumFound = findChromium(`the in-browser tests (${BROWSER_FILES.join(', ')})`)
 
 export default defineConfig({
   resolve: {

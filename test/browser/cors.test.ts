@@ -6,7 +6,7 @@ import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSyncServer, type SyncServer } from '../../server/src/server.js'
 import { launchChromium, newProfile, skipBrowserTests } from './support/chromium.js'
-import { type PageServer, POOL, startPageServer } from './support/page-server.js'
+import { guestIdentity, type PageServer, POOL, startPageServer } from './support/page-server.js'
 
 declare function syncOnce(): Promise<{ lastSyncCount: number } | { error: string }>
 
@@ -36,22 +36,7 @@ describe.skipIf(skipBrowserTests)('a page on another origin, in Chromium', () =>
     servers.push(server)
     const { url } = await server.listen(0)
     // The page signs in on the same server it syncs with; the test does it for the page.
-    const call = async (target: string, body: object) => {
-      const response = await fetch(`${url}/`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-amz-json-1.1',
-          'x-amz-target': `AWSCognitoIdentityService.${target}`,
-        },
-        body: JSON.stringify(body),
-      })
-      return (await response.json()) as Record<string, unknown>
-    }
-    const { IdentityId } = await call('GetId', { IdentityPoolId: POOL })
-    const { Credentials } = (await call('GetCredentialsForIdentity', { IdentityId })) as {
-      Credentials: { SessionToken: string }
-    }
-    return { url, identityId: String(IdentityId), token: Credentials.SessionToken }
+    return { url, ...(await guestIdentity(url)) }
   }
 
   const runPage = async (api: { url: string; identityId: string; token: string }) => {

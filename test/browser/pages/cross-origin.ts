@@ -5,17 +5,10 @@
 import { createSyncManager, isSyncError } from 'pushsync'
 import { createMemoryStorage } from 'pushsync/storage/memory'
 import { createHttpTransport } from 'pushsync/transport/http'
+import { pageIdentity, pageSetting } from './settings.js'
 
-const params = new URLSearchParams(location.search)
-const setting = (name: string) => {
-  const value = params.get(name)
-  if (value === null) throw new Error(`missing ?${name}=`)
-  return value
-}
-const identityPoolId = setting('pool')
-const identityId = setting('identity')
-const token = setting('token')
-const endpoint = setting('endpoint')
+const { identityPoolId, identityId, token } = pageIdentity()
+const endpoint = pageSetting('endpoint')
 
 async function syncOnce(): Promise<{ lastSyncCount: number } | { error: string }> {
   const manager = createSyncManager({

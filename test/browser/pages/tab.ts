@@ -8,16 +8,9 @@ import { createSsePushSource } from 'pushsync/push/sse'
 import { createIndexedDbStorage } from 'pushsync/storage/indexeddb'
 import { createWebLocksTabCoordinator } from 'pushsync/tabs/web-locks'
 import { createHttpTransport } from 'pushsync/transport/http'
+import { pageIdentity } from './settings.js'
 
-const params = new URLSearchParams(location.search)
-const setting = (name: string) => {
-  const value = params.get(name)
-  if (value === null) throw new Error(`missing ?${name}=`)
-  return value
-}
-const identityPoolId = setting('pool')
-const identityId = setting('identity')
-const token = setting('token')
+const { identityPoolId, identityId, token } = pageIdentity()
 const endpoint = location.origin
 const getToken = () => token
 

@@ -7,16 +7,9 @@ import { createSyncManager } from 'pushsync'
 import { createWebPushSource } from 'pushsync/push/webpush'
 import { createMemoryStorage } from 'pushsync/storage/memory'
 import { createHttpTransport } from 'pushsync/transport/http'
+import { pageIdentity } from './settings.js'
 
-const params = new URLSearchParams(location.search)
-const setting = (name: string) => {
-  const value = params.get(name)
-  if (value === null) throw new Error(`missing ?${name}=`)
-  return value
-}
-const identityPoolId = setting('pool')
-const identityId = setting('identity')
-const token = setting('token')
+const { identityPoolId, identityId, token } = pageIdentity()
 
 const manager = createSyncManager({
   identityPoolId,

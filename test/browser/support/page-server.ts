@@ -9,9 +9,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { serve } from '@hono/node-server'
 import { createSyncServer, type SyncServer } from '../../../server/src/server.js'
 import { createMemoryStore } from '../../../server/src/store/memory.js'
+import { newIdentity, POOL } from '../../adapters/transport/sync-server.js'
 import { bundleForBrowser } from './bundle.js'
 
-export const POOL = 'us-east-1:0c8c5c4e-5f5e-4d4a-9a51-7a4a0a7c1f00'
+export { POOL }
 
 export interface PageServer {
   readonly url: string
@@ -61,22 +62,8 @@ export async function startPageServer(pages: readonly string[]): Promise<PageSer
 
 /** A guest identity and its bearer token from the server at `url`, through Cognito Identity. */
 export async function guestIdentity(url: string): Promise<{ identityId: string; token: string }> {
-  const call = async (target: string, body: object) => {
-    const response = await fetch(`${url}/`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-amz-json-1.1',
-        'x-amz-target': `AWSCognitoIdentityService.${target}`,
-      },
-      body: JSON.stringify(body),
-    })
-    return (await response.json()) as Record<string, unknown>
-  }
-  const { IdentityId } = await call('GetId', { IdentityPoolId: POOL })
-  const { Credentials } = (await call('GetCredentialsForIdentity', { IdentityId })) as {
-    Credentials: { SessionToken: string }
-  }
-  return { identityId: String(IdentityId), token: Credentials.SessionToken }
+  const { identityId, sessionToken } = await newIdentity(url)
+  return { identityId, token: sessionToken }
 }
 
 // Run as a program (`tsx test/browser/support/page-server.ts tab ...`), it serves those pages in a
