@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto'
 import { CognitoSyncClient, ListRecordsCommand, UpdateRecordsCommand } from '@aws-sdk/client-cognito-sync'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSyncServer, type SyncServer } from '../../src/server.js'
+import { ADMIN_URL, postgresUnreachable, testDatabase } from '../helpers/postgres.js'
 import { createDevice } from './devices.js'
 
 /**
@@ -12,35 +12,11 @@ import { createDevice } from './devices.js'
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
 
-const ADMIN_URL = process.env.PUSHSYNC_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-const required = process.env.PUSHSYNC_REQUIRE_POSTGRES === '1'
-
-const unreachable = await (async (): Promise<string | undefined> => {
-  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3000 })
-  try {
-    await client.connect()
-    return undefined
-  } catch (error) {
-    return (error as Error).message
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-})()
-if (unreachable !== undefined) {
-  const message = `PostgreSQL is not reachable at ${ADMIN_URL.replace(/:[^/@:]*@/, ':***@')} (${unreachable}); set PUSHSYNC_TEST_POSTGRES_URL`
-  if (required)
-    throw new Error(`${message}; PUSHSYNC_REQUIRE_POSTGRES=1 makes the PostgreSQL tests mandatory`)
-  console.warn(`[pushsync] skipping the PostgreSQL end-to-end test: ${message}`)
-}
+const unreachable = await postgresUnreachable('the PostgreSQL end-to-end test')
 
 const region = 'us-east-1'
 const identityPoolId = 'us-east-1:8d1f6c2a-4b3e-4f5a-9c7d-2e1f0a9b8c7d'
-const databaseName = `pushsync_test_${randomBytes(6).toString('hex')}`
-const databaseUrl = (() => {
-  const url = new URL(ADMIN_URL)
-  url.pathname = `/${databaseName}`
-  return url.toString()
-})()
+const { name: databaseName, url: databaseUrl } = testDatabase()
 
 describe.skipIf(unreachable !== undefined)('two servers on one PostgreSQL database', () => {
   let admin: pg.Client | undefined

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -11,6 +10,7 @@ import {
   POSTGRES_SCHEMA_VERSION,
   type PostgresStoreOptions,
 } from '../../src/store/postgres.js'
+import { ADMIN_URL, postgresUnreachable, testDatabase } from '../helpers/postgres.js'
 import { runStoreConformance } from './store.suite.js'
 
 /**
@@ -19,34 +19,8 @@ import { runStoreConformance } from './store.suite.js'
  * own in it. Without a reachable server the tests skip and say why, unless
  * PUSHSYNC_REQUIRE_POSTGRES=1 (set by CI), which makes its absence a failure.
  */
-const ADMIN_URL = process.env.PUSHSYNC_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-const required = process.env.PUSHSYNC_REQUIRE_POSTGRES === '1'
-
-const unreachable = await (async (): Promise<string | undefined> => {
-  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3000 })
-  try {
-    await client.connect()
-    await client.query('SELECT 1')
-    return undefined
-  } catch (error) {
-    return (error as Error).message
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-})()
-if (unreachable !== undefined) {
-  const message = `PostgreSQL is not reachable at ${ADMIN_URL.replace(/:[^/@:]*@/, ':***@')} (${unreachable}); set PUSHSYNC_TEST_POSTGRES_URL`
-  if (required)
-    throw new Error(`${message}; PUSHSYNC_REQUIRE_POSTGRES=1 makes the PostgreSQL tests mandatory`)
-  console.warn(`[pushsync] skipping the PostgreSQL store tests: ${message}`)
-}
-
-const databaseName = `pushsync_test_${randomBytes(6).toString('hex')}`
-const databaseUrl = (() => {
-  const url = new URL(ADMIN_URL)
-  url.pathname = `/${databaseName}`
-  return url.toString()
-})()
+const unreachable = await postgresUnreachable('the PostgreSQL store tests')
+const { name: databaseName, url: databaseUrl } = testDatabase()
 
 let admin: pg.Client | undefined
 /** A client of this file's database, for looking under the store. */
