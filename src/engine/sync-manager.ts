@@ -10,11 +10,11 @@ import { decidePushSync, pushedChangesToApply } from '../core/push-decision.js'
 import { type PushedChanges, type PushSyncUpdate, parsePushPayload } from '../core/push-payload.js'
 import { createDatasetMeta, type DatasetUsage } from '../core/records.js'
 import { validateDatasetName, validateIdentityId } from '../core/validate.js'
-import { isSyncError, SyncError } from '../errors.js'
+import { SyncError } from '../errors.js'
 import { type Clock, systemClock } from './clock.js'
 import { createDataset, type Dataset, type DatasetStatus } from './dataset.js'
 import { SyncEventEmitter, type SyncEvents, type SyncResult } from './events.js'
-import { transportError, validationError } from './failures.js'
+import { syncFailure, transportError, validationError } from './failures.js'
 import { createPushSources } from './push-sources.js'
 import { SingleFlight } from './single-flight.js'
 import { applyPushedChanges, type SynchronizeOptions, synchronizeDataset } from './synchronize.js'
@@ -236,9 +236,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
         events.emit('syncSucceeded', { dataset: name, result })
         return result
       } catch (caught) {
-        const error = isSyncError(caught)
-          ? caught
-          : new SyncError('STORAGE_UNAVAILABLE', 'synchronize failed unexpectedly', { cause: caught })
+        const error = syncFailure(caught)
         setStatus(name, { syncing: false, lastError: error })
         events.emit('syncFailed', { dataset: name, error })
         throw error

@@ -1,7 +1,8 @@
 import type { TabCoordinator } from '../contracts/tab-coordinator.js'
 import type { Conflict } from '../core/pull.js'
-import { isSyncError, SyncError, type SyncErrorCode } from '../errors.js'
+import { SyncError, type SyncErrorCode } from '../errors.js'
 import type { SyncEvents, SyncResult } from './events.js'
+import { syncFailure } from './failures.js'
 
 /**
  * The engine's side of multi-tab coordination. Every tab reads and writes the shared database
@@ -113,7 +114,7 @@ export function createTabLink(coordinator: TabCoordinator, host: TabLinkHost): T
     }
     host.synchronize(message.dataset).then(
       (result) => send({ kind: 'synced', id: message.id, result }),
-      (error: unknown) => send({ kind: 'failed', id: message.id, error: serialize(asSyncError(error)) }),
+      (error: unknown) => send({ kind: 'failed', id: message.id, error: serialize(syncFailure(error)) }),
     )
   }
 
@@ -203,12 +204,6 @@ function isTabMessage(value: unknown): value is TabMessage {
   return (
     typeof value === 'object' && value !== null && KINDS.has((value as { kind?: unknown }).kind as string)
   )
-}
-
-function asSyncError(error: unknown): SyncError {
-  return isSyncError(error)
-    ? error
-    : new SyncError('STORAGE_UNAVAILABLE', 'synchronize failed unexpectedly', { cause: error })
 }
 
 function serialize(error: SyncError): SerializedError {
