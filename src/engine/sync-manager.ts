@@ -209,29 +209,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
         const fromLeader = tabs === undefined ? 'lead' : await tabs.requestSync(name)
         ranHere = fromLeader === 'lead'
         if (!ranHere) warnOfUnusedCallbacks(syncOptions)
-        const applied =
-          ranHere && inline !== undefined
-            ? await applyPushedChanges({ identityId, storage, clock, events }, name, inline)
-            : undefined
-        const result =
-          fromLeader !== 'lead'
-            ? fromLeader
-            : (applied ??
-              (await synchronizeDataset(
-                {
-                  identityId,
-                  storage,
-                  transport: current,
-                  clock,
-                  limits,
-                  resolver: options.conflictResolver ?? lastWriterWins,
-                  events,
-                  maxRetries: options.maxRetries ?? DEFAULT_RETRIES,
-                  deviceId: updateDeviceId,
-                },
-                name,
-                syncOptions,
-              )))
+        const result = fromLeader === 'lead' ? await syncHere(name, current, syncOptions, inline) : fromLeader
         setStatus(name, { syncing: false, lastSyncedAt: clock.now(), lastError: null })
         events.emit('syncSucceeded', { dataset: name, result })
         return result
@@ -246,6 +224,37 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
         if (ranHere) tabs?.announceSettled(name)
       }
     })
+  }
+
+  /** The sync itself, in this tab: the pushed changes when they apply, else a full synchronize. */
+  const syncHere = async (
+    name: string,
+    current: Transport,
+    syncOptions: SynchronizeOptions | undefined,
+    pushed: PushedChanges | undefined,
+  ): Promise<SyncResult> => {
+    const applied =
+      pushed === undefined
+        ? undefined
+        : await applyPushedChanges({ identityId, storage, clock, events }, name, pushed)
+    return (
+      applied ??
+      synchronizeDataset(
+        {
+          identityId,
+          storage,
+          transport: current,
+          clock,
+          limits,
+          resolver: options.conflictResolver ?? lastWriterWins,
+          events,
+          maxRetries: options.maxRetries ?? DEFAULT_RETRIES,
+          deviceId: updateDeviceId,
+        },
+        name,
+        syncOptions,
+      )
+    )
   }
 
   const warnOfUnusedCallbacks = (syncOptions: SynchronizeOptions | undefined) => {
