@@ -28,8 +28,8 @@ const chromiumFound = findChromium(`the in-browser tests (${BROWSER_FILES.join('
 
 export default defineConfig({
   resolve: {
-    // `pushsync/...` resolves to the sources, as the tsconfig paths map it: the server reuses the
-    // core, and the examples import the package by its published names.
+    // `pushsync/...` and `@pushsync/server` resolve to the sources, as the tsconfig paths map them:
+    // the server reuses the core, and the examples import the packages by their published names.
     alias: [
       { find: /^pushsync$/, replacement: source('./src/index.ts') },
       { find: /^pushsync\/(core|testing)$/, replacement: source('./src/$1/index.ts') },
@@ -41,6 +41,8 @@ export default defineConfig({
         find: /^pushsync\/(storage|transport|push|tabs)\/([a-z-]+)$/,
         replacement: source('./adapters/$1/$2/index.ts'),
       },
+      // The server's package points at its build (server/dist); tests use its sources.
+      { find: /^@pushsync\/server$/, replacement: source('./server/src/index.ts') },
     ],
   },
   test: {

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// The server runs from its TypeScript sources; tsx compiles them on load, using the server's
-// tsconfig so `pushsync/core` resolves to the library's source in this repository.
+// `pushsync-server` from the TypeScript sources, for work inside this repository (the tests, the
+// benchmarks and `npm start -w @pushsync/server` run it, so a change needs no build). tsx compiles
+// the sources on load with the server's tsconfig, whose paths resolve `pushsync/core` to the
+// library's sources. It is not published: the package's command is the built dist/cli.js (see
+// package.json `bin`), which plain Node runs.
 import { fileURLToPath } from 'node:url'
 import { register } from 'tsx/esm/api'
 
