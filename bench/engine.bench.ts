@@ -306,9 +306,9 @@ function counted(inner: Transport, counts: WireCounts): Transport {
       counts.requests++
       return inner.describeDataset(name, signal)
     },
-    deleteDataset: (name, signal) => {
+    deleteDataset: (request, signal) => {
       counts.requests++
-      return inner.deleteDataset(name, signal)
+      return inner.deleteDataset(request, signal)
     },
   }
 }

@@ -7,6 +7,7 @@
  * @module pushsync
  */
 export type {
+  DeleteDatasetRequest,
   ListRecordsOptions,
   ListRecordsRequest,
   PushSink,
@@ -53,12 +54,20 @@ export {
   createSyncManager,
   type Dataset,
   type DatasetStatus,
+  type DecidedBy,
+  type DefaultDecision,
+  type PushOutcome,
+  type PushSourceState,
+  type PushSourceStatus,
   type SyncConflict,
   type SyncEventName,
   type SyncEvents,
+  type SyncHandlers,
   type SynchronizeOptions,
   type SyncManager,
   type SyncManagerOptions,
+  type SyncManagerStatus,
+  type SyncPath,
   type SyncResult,
   systemClock,
 } from './engine/index.js'

@@ -3,6 +3,7 @@ export type { PushSink, PushSource } from './push-source.js'
 export type { ListRecordsOptions, StorageAdapter, StorageReadTx, StorageWriteTx } from './storage.js'
 export type { TabCoordinator, TabSink } from './tab-coordinator.js'
 export type {
+  DeleteDatasetRequest,
   ListRecordsRequest,
   RecordsPage,
   RemoteDataset,

@@ -32,6 +32,10 @@ export interface PushSink {
   onPayload(payload: unknown): void
   /** A failure of the source itself; the source keeps going (retrying) unless it was stopped. */
   onError(error: SyncError): void
-  /** The source is (re)connected; pushes missed while it was not are being caught up. */
+  /**
+   * The source is (re)connected and relays pushes; pushes missed while it was not are being caught
+   * up. A source with nothing to connect (a platform callback) calls it once started. The manager
+   * reports each source as `connecting` until then, `live` after, and `offline` after `onError`.
+   */
   onConnected?(): void
 }

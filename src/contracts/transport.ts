@@ -27,7 +27,7 @@ export interface Transport {
   /** `notFound` when the dataset does not exist. */
   describeDataset(datasetName: string, signal?: AbortSignal): Promise<Result<RemoteDataset, TransportFailure>>
   /** `notFound` when the dataset does not exist. */
-  deleteDataset(datasetName: string, signal?: AbortSignal): Promise<Result<void, TransportFailure>>
+  deleteDataset(request: DeleteDatasetRequest, signal?: AbortSignal): Promise<Result<void, TransportFailure>>
   /** The device id the server gives this platform token. */
   registerDevice(
     platform: Platform,
@@ -64,6 +64,15 @@ export interface UpdateRecordsRequest {
   readonly patches: readonly RecordPatch[]
   readonly syncSessionToken: string
   /** The push device id of this device, so the server does not push the change back to it. */
+  readonly deviceId?: string
+}
+
+export interface DeleteDatasetRequest {
+  readonly datasetName: string
+  /**
+   * The push device id of this device, so the server does not push the deletion back to it. Cognito's
+   * DeleteDataset has no such field: a transport that cannot send it leaves it out.
+   */
   readonly deviceId?: string
 }
 

@@ -36,6 +36,7 @@ export {
   planPush,
 } from './push.js'
 export {
+  decideParsedPush,
   decidePushSync,
   type PushDecision,
   type PushIgnoreReason,
@@ -63,6 +64,8 @@ export {
   type LocalWriteState,
   planLocalDelete,
   planLocalWrite,
+  sameLocalRow,
+  ValidChanges,
   validateChanges,
 } from './records.js'
 export {

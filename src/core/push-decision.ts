@@ -15,6 +15,11 @@ export interface PushSyncState {
   readonly identityId: string
   /** the dataset's local lastSyncCount: 0 when the device has no copy yet, -1 when a local delete is pending */
   readonly lastSyncCount: number
+  /**
+   * whether the device holds a copy of the dataset (a pending local delete counts); when it does
+   * not, a push about the dataset's deletion has nothing to act on. Taken as true when omitted.
+   */
+  readonly held?: boolean
   /** a synchronize of this dataset is running */
   readonly syncing: boolean
 }
@@ -23,9 +28,17 @@ export interface PushSyncState {
  * Why a push leads to nothing:
  * - `malformed` / `not-cognito-sync`: the payload is not a valid push-sync update (see `parsePushPayload`);
  * - `other-pool` / `other-identity`: it is meant for another app or another user of this device;
- * - `stale`: the device already holds that sync count or a newer one.
+ * - `stale`: the device already holds that sync count or a newer one;
+ * - `deleted`: the push reports the dataset's deletion and the device holds no copy of it (it may
+ *   have deleted the dataset itself): taking the push up would bring back what is gone.
  */
-export type PushIgnoreReason = 'malformed' | 'not-cognito-sync' | 'other-pool' | 'other-identity' | 'stale'
+export type PushIgnoreReason =
+  | 'malformed'
+  | 'not-cognito-sync'
+  | 'other-pool'
+  | 'other-identity'
+  | 'stale'
+  | 'deleted'
 
 /**
  * `sync`: run a synchronize of the dataset. `coalesce`: one is running, and it may have read the
@@ -54,17 +67,24 @@ function ignore(reason: PushIgnoreReason, message: string): PushDecision {
  *
  * Total: `update` may be anything, a parsed {@link PushSyncUpdate} or a raw platform payload; it is
  * validated again, so a hand-built object cannot slip through. The checks run in order: payload
- * validity, pool, identity, staleness, then `coalesce` while a sync runs, else `sync`. A pending
- * local delete (`lastSyncCount` -1) is older than any valid update, so the next synchronize both
- * pushes the delete and learns what changed.
+ * validity, pool, identity, a deletion of a dataset the device does not hold, staleness, then
+ * `coalesce` while a sync runs, else `sync`. A pending local delete (`lastSyncCount` -1) is older
+ * than any valid update, so the next synchronize both pushes the delete and learns what changed.
  *
  * @param limits - bounds the dataset name, as for `parsePushPayload`; Cognito's defaults when omitted.
  */
 export function decidePushSync(state: PushSyncState, update: unknown, limits?: Limits): PushDecision {
   const parsed = parsePushPayload(update, limits)
   if (!parsed.ok) return ignore(parsed.failure.reason, parsed.failure.message)
-  const push = parsed.value
+  return decideParsedPush(state, parsed.value)
+}
 
+/**
+ * {@link decidePushSync} for an update that {@link parsePushPayload} returned, which is not
+ * validated again: for a caller that parsed the payload once and decides on it more than once (when
+ * the push arrives, and again when its queued sync starts).
+ */
+export function decideParsedPush(state: PushSyncState, push: PushSyncUpdate): PushDecision {
   if (push.identityPoolId !== state.identityPoolId) {
     return ignore(
       'other-pool',
@@ -75,6 +95,12 @@ export function decidePushSync(state: PushSyncState, update: unknown, limits?: L
     return ignore(
       'other-identity',
       `push identityId ${quote(push.identityId)} is not the current identity ${quote(state.identityId)}`,
+    )
+  }
+  if (push.deleted === true && state.held === false) {
+    return ignore(
+      'deleted',
+      `push reports dataset ${quote(push.datasetName)} deleted, and this device holds no copy of it`,
     )
   }
   if (push.syncCount <= state.lastSyncCount) {

@@ -22,9 +22,14 @@ export interface PushSyncUpdate {
   readonly syncCount: number
   /**
    * The change itself, when the channel carried it (pushsync-server's SSE stream does for small
-   * changes): a device at `after` can apply it without asking the server (see `canApplyPushedChanges`).
+   * changes): a device at `after` can apply it without asking the server (see `pushedChangesToApply`).
    */
   readonly changes?: PushedChanges
+  /**
+   * The change was the dataset's deletion (pushsync-server's SSE stream says so; Cognito's payloads
+   * do not). A device without a copy of the dataset then has nothing to do.
+   */
+  readonly deleted?: true
 }
 
 /**
@@ -194,7 +199,9 @@ function parseObject(payload: object, limits: Limits): Result<PushSyncUpdate, Pu
   // An optimisation riding along: when it does not hold together the push is still a push, and the
   // device syncs as it would without it.
   const changesValue = own(container, 'changes')
-  const changes = changesValue.found ? parsePushedChanges(changesValue.value, count.value) : undefined
+  const deleted = own(container, 'deleted').value === true
+  const changes =
+    changesValue.found && !deleted ? parsePushedChanges(changesValue.value, count.value) : undefined
 
   return ok(
     Object.freeze({
@@ -204,6 +211,7 @@ function parseObject(payload: object, limits: Limits): Result<PushSyncUpdate, Pu
       datasetName: name.value,
       syncCount: count.value,
       ...(changes === undefined ? {} : { changes }),
+      ...(deleted ? { deleted: true as const } : {}),
     }),
   )
 }
@@ -250,11 +258,13 @@ function parseAny(payload: unknown, limits: Limits): Result<PushSyncUpdate, Push
  * - Web Push and SSE JSON bodies: `syncCount` as a number or a decimal string;
  * - a string holding the JSON text of any of these (SSE `event.data`, a Web Push text body).
  *
- * Keys other than the five are ignored (FCM adds `from`, `collapse_key`, `google.*`...), and only
- * own data properties are read. It never throws, whatever it is given.
+ * Keys other than the five are ignored (FCM adds `from`, `collapse_key`, `google.*`...), but for
+ * pushsync-server's own `changes` and `deleted`, and only own data properties are read. It never
+ * throws, whatever it is given.
  *
  * @param limits - bounds the dataset name; Cognito's defaults when omitted.
- * @returns a fresh frozen update holding exactly the five keys, or why the payload was refused.
+ * @returns a fresh frozen update holding the five keys (and `changes` or `deleted` when the payload
+ *   carried them well-formed), or why the payload was refused.
  */
 export function parsePushPayload(
   payload: unknown,
@@ -276,7 +286,8 @@ export function parsePushPayload(
  * - `apns`: a silent (`content-available`) notification with the keys under `data`, as iOS reads
  *   `userInfo["data"]`;
  * - `json`: the five keys with a numeric `syncCount`, for Web Push and SSE bodies, and the update's
- *   `changes` when it has some (records in the wire's shape, timestamps in epoch seconds).
+ *   `changes` when it has some (records in the wire's shape, timestamps in epoch seconds) or
+ *   `deleted: true`.
  */
 export function encodePushPayload(
   update: PushSyncUpdate,
@@ -294,6 +305,7 @@ export function encodePushPayload(
     case 'apns':
       return { aps: { 'content-available': 1 }, data: { ...fields, syncCount: update.syncCount } }
     case 'json':
+      if (update.deleted === true) return { ...fields, syncCount: update.syncCount, deleted: true }
       return update.changes === undefined
         ? { ...fields, syncCount: update.syncCount }
         : { ...fields, syncCount: update.syncCount, changes: encodePushedChanges(update.changes) }

@@ -1,5 +1,5 @@
 import type { RecordPatch, RemoteRecord, SyncRecord } from './model.js'
-import { cleanRecord, indexByKey } from './records.js'
+import { cleanRecord, indexByKey, sameLocalRow } from './records.js'
 
 export interface PushPlan {
   /** One patch per dirty record, ordered by key. Empty when there is nothing to push. */
@@ -67,7 +67,7 @@ export function applyPushResult(input: PushResultInput): PushResultPlan {
     const now = current.get(remote.key)
     if (before !== undefined) {
       if (now === undefined) continue
-      if (sameRow(before, now)) records.push(cleanRecord(remote))
+      if (sameLocalRow(before, now)) records.push(cleanRecord(remote))
       else if (now.dirty && now.syncCount === before.syncCount) {
         records.push({
           ...now,
@@ -83,15 +83,6 @@ export function applyPushResult(input: PushResultInput): PushResultPlan {
   const lastSyncCount =
     highest === input.seenDatasetSyncCount + 1 ? Math.max(input.lastSyncCount, highest) : input.lastSyncCount
   return { records, lastSyncCount }
-}
-
-function sameRow(a: SyncRecord, b: SyncRecord): boolean {
-  return (
-    a.value === b.value &&
-    a.dirty === b.dirty &&
-    a.syncCount === b.syncCount &&
-    a.deviceLastModifiedDate === b.deviceLastModifiedDate
-  )
 }
 
 /**

@@ -126,11 +126,12 @@ export function createDatasetMeta(
 export function planLocalWrite(
   meta: DatasetMeta,
   state: LocalWriteState | readonly SyncRecord[],
-  changes: readonly LocalChange[],
+  input: readonly LocalChange[] | ValidChanges,
   context: LocalWriteContext,
 ): Result<LocalWritePlan, ValidationFailure> {
-  const valid = validateChanges(changes, context.limits)
+  const valid = input instanceof ValidChanges ? ok(input) : validateChanges(input, context.limits)
   if (!valid.ok) return valid
+  const changes = valid.value.changes
 
   const rows = isRowList(state) ? state : state.rows
   const before = isRowList(state) ? datasetUsage(state) : state.usage
@@ -222,11 +223,30 @@ export function planLocalDelete(
   }
 }
 
-/** Rejects a change list that holds something other than string keys and string-or-null values. */
+/**
+ * Changes that passed {@link validateChanges}. A caller that must check its input before reading
+ * storage (a key that is not a string would fail the read itself) hands these to
+ * {@link planLocalWrite}, which then does not check them a second time.
+ */
+export class ValidChanges {
+  readonly changes: readonly LocalChange[]
+
+  /** Made only by {@link validateChanges}. */
+  private constructor(changes: readonly LocalChange[]) {
+    this.changes = Object.freeze([...changes])
+  }
+
+  /** @internal */
+  static of(changes: readonly LocalChange[]): ValidChanges {
+    return new ValidChanges(changes)
+  }
+}
+
+/** Rejects a change list that holds something other than valid keys and string-or-null values. */
 export function validateChanges(
   changes: readonly LocalChange[],
   limits: Limits,
-): Result<true, ValidationFailure> {
+): Result<ValidChanges, ValidationFailure> {
   for (const change of changes) {
     const key = validateKey(change.key, limits)
     if (!key.ok) return key
@@ -235,5 +255,15 @@ export function validateChanges(
       if (!value.ok) return value
     }
   }
-  return ok(true)
+  return ok(ValidChanges.of(changes))
+}
+
+/** Whether two rows hold the same local state: what a later transaction checks before it overwrites one. */
+export function sameLocalRow(a: SyncRecord, b: SyncRecord): boolean {
+  return (
+    a.value === b.value &&
+    a.dirty === b.dirty &&
+    a.syncCount === b.syncCount &&
+    a.deviceLastModifiedDate === b.deviceLastModifiedDate
+  )
 }

@@ -1,121 +1,124 @@
 import type { PushSink, PushSource } from '../contracts/push-source.js'
-import type { Limits } from '../core/limits.js'
-import { type PushSyncUpdate, parsePushPayload } from '../core/push-payload.js'
-import type { SyncEventEmitter } from './events.js'
+import { SyncError } from '../errors.js'
+import { type EngineContext, warn } from './context.js'
+import type { PushSourceState } from './events.js'
+import type { PushIntake } from './push-intake.js'
 
-export interface PushSourcesHost {
-  readonly limits: Limits
-  readonly events: SyncEventEmitter
-  readonly logger: Pick<Console, 'warn'> | undefined
-  isClosed(): boolean
-  /** Sources run only while this is true: always in a lone tab, while leading among several. */
-  leads(): boolean
-  /** The device id a source hands the server, so this device is not pushed its own writes. */
-  deviceId(): string
-  /** Reads the push registration again, before a source connects with the device id. */
-  readRegistration(): Promise<unknown>
-  handle(update: PushSyncUpdate): Promise<unknown>
-}
-
-/** The manager's started push sources: what they relay is parsed and handled, never thrown back. */
-export interface PushSources {
-  /** Starts `source` (now, or when this tab leads); returns the function that stops it. */
-  add(source: PushSource): () => void
-  /** Starts every source when this tab leads, stops them (until it leads again) when it does not. */
-  leadershipChanged(leader: boolean): void
-  stopAll(): void
+/** A started push source as the manager's status shows it. */
+export interface PushSourceStatus {
+  readonly name: string
+  readonly state: PushSourceState
 }
 
 interface Entry {
+  readonly name: string
+  state: PushSourceState | 'stopped'
   activate(): void
   deactivate(): void
   stop(): void
 }
 
-export function createPushSources(host: PushSourcesHost): PushSources {
-  const entries = new Set<Entry>()
-  const warn = (message: string, error: unknown) => {
-    try {
-      host.logger?.warn(message, error)
-    } catch {
-      // A logger that throws must not reach the platform's callback either.
-    }
+/**
+ * The manager's push sources: each runs while this manager may use the network (always in a lone
+ * tab, while leading among several), relays its payloads to the push intake, and reports whether
+ * it is connecting, live or offline. Nothing a source or a listener does is thrown back into the
+ * platform's callback.
+ */
+export class PushSources {
+  private readonly entries = new Set<Entry>()
+  private readonly context: EngineContext
+  private readonly intake: PushIntake
+  private active = true
+
+  constructor(context: EngineContext, intake: PushIntake) {
+    this.context = context
+    this.intake = intake
   }
 
-  const add = (source: PushSource): (() => void) => {
+  /** The state of every source that runs or waits to run. */
+  get statuses(): PushSourceStatus[] {
+    return [...this.entries]
+      .filter((entry) => entry.state !== 'stopped')
+      .map((entry) => ({ name: entry.name, state: entry.state as PushSourceState }))
+  }
+
+  /** Starts `source` (now, or once this tab leads); returns the function that stops it. */
+  add(source: PushSource): () => void {
+    const { context } = this
     let stopped = false
+    let stopSource: (() => void) | undefined
+    const setState = (state: PushSourceState) => {
+      if (stopped || entry.state === state) return
+      entry.state = state
+      context.events.emit('pushSourceStateChanged', { source: source.name, state })
+    }
     const sink: PushSink = {
       get deviceId() {
-        return host.deviceId()
+        return context.deviceIds.forPushSource()
       },
-      onPayload(payload) {
-        if (stopped || host.isClosed()) return
-        // Never throws: the caller is a platform callback (an SSE reader, a push handler).
-        try {
-          const parsed = parsePushPayload(payload, host.limits)
-          if (!parsed.ok) {
-            const { reason, message } = parsed.failure
-            host.events.emit('pushIgnored', { payload, reason, message })
-            return
-          }
-          host
-            .handle(parsed.value)
-            .catch((error: unknown) => warn(`[pushsync] a push from ${source.name} failed`, error))
-        } catch (error) {
-          warn(`[pushsync] a push from ${source.name} failed`, error)
-        }
+      onPayload: (payload) => {
+        if (stopped || context.session.closed) return
+        this.intake.receive(payload, source.name)
       },
       onError(error) {
-        if (stopped || host.isClosed()) return
-        warn(`[pushsync] push source ${source.name} failed`, error)
+        if (stopped || context.session.closed) return
+        warn(context, `[pushsync] push source ${source.name} failed`, error)
+        // A payload it could not hand on says nothing about the connection.
+        if (error.code !== 'PUSH_PAYLOAD_INVALID') setState('offline')
+        context.events.emit('pushSourceError', { source: source.name, error })
+      },
+      onConnected: () => setState('live'),
+    }
+    const entry: Entry = {
+      name: source.name,
+      state: 'connecting',
+      activate: () => {
+        if (stopped || stopSource !== undefined || !this.active) return
+        setState('connecting')
+        // Reads the registration before the source connects, so it hands the server the right id.
+        context.deviceIds.refresh(context.session.identityId).catch(() => {})
         try {
-          host.events.emit('pushSourceError', { source: source.name, error })
-        } catch (caught) {
-          warn('[pushsync] a pushSourceError listener threw', caught)
+          stopSource = source.start(sink)
+        } catch (error) {
+          sink.onError(new SyncError('PUSH_UNSUPPORTED', `${source.name} failed to start`, { cause: error }))
         }
       },
-    }
-    let stopSource: (() => void) | undefined
-    const entry: Entry = {
-      activate() {
-        if (stopped || stopSource !== undefined || !host.leads()) return
-        // Reads the registration before the source connects, so it hands the server the right id.
-        host.readRegistration().catch(() => {})
-        stopSource = source.start(sink)
-      },
-      deactivate() {
+      deactivate: () => {
         const running = stopSource
+        if (running === undefined) return
         stopSource = undefined
-        running?.()
+        setState('offline')
+        running()
       },
-      stop() {
+      stop: () => {
         if (stopped) return
         stopped = true
-        entries.delete(entry)
+        entry.state = 'stopped'
+        this.entries.delete(entry)
         entry.deactivate()
       },
     }
-    entries.add(entry)
+    this.entries.add(entry)
     entry.activate()
     return entry.stop
   }
 
-  return {
-    add,
-    leadershipChanged(leader) {
-      for (const entry of [...entries]) {
-        if (leader) entry.activate()
-        else entry.deactivate()
+  /** Starts every source when this tab leads, stops them (until it leads again) when it does not. */
+  setActive(active: boolean): void {
+    this.active = active
+    for (const entry of [...this.entries]) {
+      if (active) entry.activate()
+      else entry.deactivate()
+    }
+  }
+
+  stopAll(): void {
+    for (const entry of [...this.entries]) {
+      try {
+        entry.stop()
+      } catch (error) {
+        warn(this.context, '[pushsync] stopping a push source threw', error)
       }
-    },
-    stopAll() {
-      for (const entry of [...entries]) {
-        try {
-          entry.stop()
-        } catch (error) {
-          warn('[pushsync] stopping a push source threw', error)
-        }
-      }
-    },
+    }
   }
 }

@@ -1,44 +1,43 @@
 /**
- * Runs one task per key at a time. A call while a task runs does not start a second one beside it:
- * every such call shares a single follow-up run that starts when the current one ends, so a burst
- * of pushes or `synchronize()` calls during a sync costs one more sync, not one per call.
+ * Runs one task at a time. A call while a task runs does not start a second one beside it: every
+ * such call shares a single follow-up run that starts when the current one ends, so a burst of
+ * pushes or `synchronize()` calls during a sync costs one more sync, not one per call.
  */
 export class SingleFlight<T> {
-  private readonly running = new Map<string, Promise<T>>()
-  private readonly queued = new Map<string, Promise<T>>()
+  private running: Promise<T> | undefined
+  private queued: Promise<T> | undefined
 
-  run(key: string, task: () => Promise<T>): Promise<T> {
-    const queued = this.queued.get(key)
-    if (queued !== undefined) return queued
-    const current = this.running.get(key)
-    if (current === undefined) return this.start(key, task)
+  run(task: () => Promise<T>): Promise<T> {
+    if (this.queued !== undefined) return this.queued
+    const current = this.running
+    if (current === undefined) return this.start(task)
     const next = current
       .catch(() => undefined)
       .then(() => {
-        this.queued.delete(key)
-        return this.start(key, task)
+        this.queued = undefined
+        return this.start(task)
       })
-    this.queued.set(key, next)
+    this.queued = next
     return next
   }
 
-  /** Whether a task for `key` is running now. */
-  isRunning(key: string): boolean {
-    return this.running.has(key)
+  /** Whether a task runs now. */
+  get isRunning(): boolean {
+    return this.running !== undefined
   }
 
-  /** Settles when nothing runs or waits for any key. */
+  /** Settles when nothing runs or waits. */
   async idle(): Promise<void> {
-    while (this.running.size > 0 || this.queued.size > 0) {
-      await Promise.allSettled([...this.running.values(), ...this.queued.values()])
+    while (this.running !== undefined || this.queued !== undefined) {
+      await Promise.allSettled([this.running, this.queued])
     }
   }
 
-  private start(key: string, task: () => Promise<T>): Promise<T> {
+  private start(task: () => Promise<T>): Promise<T> {
     const promise = task().finally(() => {
-      if (this.running.get(key) === promise) this.running.delete(key)
+      if (this.running === promise) this.running = undefined
     })
-    this.running.set(key, promise)
+    this.running = promise
     return promise
   }
 }

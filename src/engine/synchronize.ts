@@ -1,8 +1,6 @@
-import type { StorageAdapter, StorageWriteTx } from '../contracts/storage.js'
+import type { StorageWriteTx } from '../contracts/storage.js'
 import type { RecordsPage, Transport } from '../contracts/transport.js'
-import type { ConflictResolver, Resolution } from '../core/conflict.js'
-import { resolveConflict } from '../core/conflict.js'
-import type { Limits } from '../core/limits.js'
+import { type ConflictResolver, lastWriterWins, type Resolution, resolveConflict } from '../core/conflict.js'
 import {
   type DatasetMeta,
   DELETE_PENDING,
@@ -13,6 +11,7 @@ import {
 import { type Conflict, planPull } from '../core/pull.js'
 import { applyPushResult, lastSyncCountAfterPushConflict, planPush } from '../core/push.js'
 import type { PushedChanges } from '../core/push-payload.js'
+import { sameLocalRow } from '../core/records.js'
 import {
   defaultRemoteDeletionChoice,
   findMergedDatasets,
@@ -20,11 +19,12 @@ import {
   planRemoteDeletion,
   type RemoteDeletionChoice,
 } from '../core/remote-dataset.js'
-import { SyncError } from '../errors.js'
-import type { Clock } from './clock.js'
-import type { SyncEventEmitter, SyncResult } from './events.js'
-import { transportError, validationError } from './failures.js'
+import { SyncError, syncErrorFromFailure } from '../errors.js'
+import type { EngineContext } from './context.js'
+import type { DecidedBy, SyncResult } from './events.js'
+import { throwIfCancelled, transportError } from './failures.js'
 import { readRows } from './local-rows.js'
+import { ensureDataset } from './local-writes.js'
 
 /** A conflict handed to `onConflict`: resolve each one, or the sync fails with CONFLICT_UNRESOLVED. */
 export interface SyncConflict extends Conflict {
@@ -36,7 +36,7 @@ export interface SyncConflict extends Conflict {
 }
 
 export interface SynchronizeOptions {
-  /** Decide conflicts yourself; without it the manager's `conflictResolver` (last writer wins) does. */
+  /** Decide conflicts yourself; without it the manager's handlers (or last writer wins) do. */
   readonly onConflict?: (conflicts: readonly SyncConflict[]) => void | Promise<void>
   /**
    * The dataset was deleted on the server. `keep` re-creates it from the local records, `delete`
@@ -53,17 +53,19 @@ export interface SynchronizeOptions {
   }) => void | Promise<void>
 }
 
-export interface SyncContext {
+/** One sync's inputs: what to sync, for whom, through what, and the signal that cancels it. */
+export interface SyncRun {
+  readonly name: string
   readonly identityId: string
-  readonly storage: StorageAdapter
   readonly transport: Transport
-  readonly clock: Clock
-  readonly limits: Limits
-  readonly resolver: ConflictResolver
-  readonly events: SyncEventEmitter
-  readonly maxRetries: number
-  /** The device id of this device's push registration, sent so the server does not echo pushes. */
-  deviceId(): Promise<string | undefined>
+  readonly signal: AbortSignal
+  /** The `synchronize()` call's own options; they win over the manager's handlers. */
+  readonly options: SynchronizeOptions | undefined
+  /**
+   * The device holds no copy of the dataset (a push named it): take it up if the server has it,
+   * and leave nothing behind if it does not.
+   */
+  readonly adopt?: boolean
 }
 
 const NOTHING: Omit<SyncResult, 'lastSyncCount'> = {
@@ -71,24 +73,30 @@ const NOTHING: Omit<SyncResult, 'lastSyncCount'> = {
   conflicts: 0,
   pushed: 0,
   deleted: false,
+  path: 'full',
 }
+
+type Pull = PullResult & { readonly token: string; readonly base: number }
 
 /**
  * Cognito's synchronize (spec §5.2) with the core's fixes: pull every page, resolve conflicts, apply
  * the remote records and the resolutions with the new `lastSyncCount` in one transaction, push the
  * dirty records, store the answer conditionally. A 409 lowers `lastSyncCount` and retries, at most
  * `maxRetries` times. Nothing is marked clean unless the server holds it, so any failure leaves the
- * local changes in place for the next sync.
+ * local changes in place for the next sync; once `run.signal` is aborted nothing more is written.
  */
-export async function synchronizeDataset(
-  context: SyncContext,
-  name: string,
-  options: SynchronizeOptions = {},
-): Promise<SyncResult> {
-  const { identityId, storage } = context
+export async function synchronizeDataset(context: EngineContext, run: SyncRun): Promise<SyncResult> {
+  const { storage } = context
+  const { identityId, name } = run
   let updatedRecords = 0
   let conflictCount = 0
   let mergedReported = false
+  let prefetched: Pull | undefined
+  if (run.adopt === true) {
+    const adopted = await adoptRemoteDataset(context, run)
+    if (adopted === 'absent') return { ...NOTHING, deleted: true, lastSyncCount: 0 }
+    prefetched = adopted
+  }
 
   for (let attempt = 0; attempt <= context.maxRetries; attempt++) {
     let meta = await storage.read((tx) => tx.getDataset(identityId, name))
@@ -96,62 +104,40 @@ export async function synchronizeDataset(
       throw new SyncError('DATASET_NOT_FOUND', `dataset "${name}" does not exist locally`)
 
     if (meta.lastSyncCount === DELETE_PENDING) {
-      const deleted = await pushLocalDelete(context, name)
-      if (deleted !== undefined) return { ...NOTHING, deleted: true, lastSyncCount: 0 }
+      if ((await pushLocalDelete(context, run)) === 'gone')
+        return { ...NOTHING, deleted: true, lastSyncCount: 0 }
       meta = await storage.read((tx) => tx.getDataset(identityId, name))
       if (meta === undefined) return { ...NOTHING, deleted: true, lastSyncCount: 0 }
     }
 
     const lastSyncCount = meta.lastSyncCount
-    const pull = await pullAll(context, name, lastSyncCount)
+    const pull = prefetched?.base === lastSyncCount ? prefetched : await pullAll(run, lastSyncCount)
+    prefetched = undefined
 
     if (!mergedReported) {
       mergedReported = true
-      const localNames = (await storage.read((tx) => tx.listDatasets(identityId))).map((m) => m.name)
-      const merged = findMergedDatasets(name, pull.mergedDatasetNames, localNames)
-      if (merged.length > 0) await options.onDatasetsMerged?.({ dataset: name, merged })
+      await reportMerged(context, run, pull)
     }
 
     if (isRemoteDeletion(lastSyncCount, pull)) {
-      const local = await storage.read((tx) => tx.listRecords(identityId, name))
-      const hasLocalChanges = local.some((record) => record.dirty)
-      const choice =
-        (await options.onDatasetDeleted?.({ dataset: name, hasLocalChanges })) ??
-        defaultRemoteDeletionChoice(local)
-      const dropped = await storage.write(async (tx) => {
-        const current = await tx.getDataset(identityId, name)
-        if (current?.lastSyncCount !== lastSyncCount) return undefined
-        const records = await tx.listRecords(identityId, name)
-        const plan = planRemoteDeletion(records, choice, pull)
-        if (plan.dropDataset) {
-          await tx.deleteDataset(identityId, name)
-          return true
-        }
-        await tx.deleteRecords(identityId, name, plan.deleteKeys)
-        await tx.putRecords(identityId, name, plan.records)
-        await tx.putDataset({ ...current, lastSyncCount: plan.lastSyncCount })
-        return false
-      })
-      if (dropped === true) {
-        context.events.emit('datasetChanged', { dataset: name, keys: [], source: 'remote' })
+      if ((await followRemoteDeletion(context, run, pull, lastSyncCount)) === 'gone')
         return { ...NOTHING, deleted: true, lastSyncCount: 0 }
-      }
       continue
     }
 
-    const applied = await applyPull(context, name, pull, lastSyncCount, options)
+    const applied = await applyPull(context, run, pull, lastSyncCount)
     if (applied === 'changed') continue
     updatedRecords += applied.updated
     conflictCount += applied.conflicts
 
-    const outcome = await push(context, name, pull.datasetSyncCount, pull.token)
+    const outcome = await push(context, run, pull.datasetSyncCount, pull.token)
     if (outcome === 'conflict') continue
     return {
+      ...NOTHING,
       updatedRecords,
       conflicts: conflictCount,
       pushed: outcome.pushed,
       lastSyncCount: outcome.lastSyncCount,
-      deleted: false,
     }
   }
   throw new SyncError(
@@ -160,45 +146,69 @@ export async function synchronizeDataset(
   )
 }
 
-/** Sends a pending local delete. Returns true when the dataset is gone; undefined when writes followed the delete. */
-async function pushLocalDelete(context: SyncContext, name: string): Promise<true | undefined> {
-  const { transport, storage, identityId } = context
-  const result = await transport.deleteDataset(name)
+/**
+ * For a dataset the device does not hold: pulls it, and creates the local copy only when the
+ * server has the dataset. A push about a dataset that was deleted (by this device, say) so leaves
+ * nothing behind. Resolves undefined when the device holds the dataset after all.
+ */
+async function adoptRemoteDataset(
+  context: EngineContext,
+  run: SyncRun,
+): Promise<Pull | 'absent' | undefined> {
+  const { storage } = context
+  const { identityId, name } = run
+  if ((await storage.read((tx) => tx.getDataset(identityId, name))) !== undefined) return undefined
+  const pull = await pullAll(run, 0)
+  if (!pull.datasetExists) return 'absent'
+  throwIfCancelled(run.signal)
+  await ensureDataset(context, name)
+  return pull
+}
+
+/** Sends a pending local delete: `gone` when the dataset is gone, `rewritten` when writes followed the delete. */
+async function pushLocalDelete(context: EngineContext, run: SyncRun): Promise<'gone' | 'rewritten'> {
+  const { storage } = context
+  const { transport, identityId, name } = run
+  const deviceId = await context.deviceIds.forWrite(identityId)
+  const result = await transport.deleteDataset(
+    { datasetName: name, ...(deviceId === undefined ? {} : { deviceId }) },
+    run.signal,
+  )
   if (!result.ok && result.failure.kind !== 'notFound') {
     throw transportError(result.failure, transport.name, `deleting dataset "${name}" on the server`)
   }
+  throwIfCancelled(run.signal)
   return storage.write(async (tx) => {
     const meta = await tx.getDataset(identityId, name)
-    if (meta === undefined) return true
-    if (meta.lastSyncCount !== DELETE_PENDING) return undefined
+    if (meta === undefined) return 'gone'
+    if (meta.lastSyncCount !== DELETE_PENDING) return 'rewritten'
     const records = await tx.listRecords(identityId, name)
     if (records.length === 0) {
       await tx.deleteDataset(identityId, name)
-      return true
+      return 'gone'
     }
     // The app wrote to the dataset after deleting it: those records start a new incarnation.
     await tx.putDataset({ ...meta, lastSyncCount: 0 })
-    return undefined
+    return 'rewritten'
   })
 }
 
 /** ListRecords, every page, in one session. */
-async function pullAll(
-  context: SyncContext,
-  name: string,
-  lastSyncCount: number,
-): Promise<PullResult & { token: string }> {
-  const { transport } = context
+async function pullAll(run: SyncRun, lastSyncCount: number): Promise<Pull> {
+  const { transport, name } = run
   const records: RemoteRecord[] = []
   let first: RecordsPage | undefined
   let nextToken: string | undefined
   do {
-    const result = await transport.listRecords({
-      datasetName: name,
-      lastSyncCount,
-      ...(nextToken === undefined ? {} : { nextToken }),
-      ...(first === undefined ? {} : { syncSessionToken: first.syncSessionToken }),
-    })
+    const result = await transport.listRecords(
+      {
+        datasetName: name,
+        lastSyncCount,
+        ...(nextToken === undefined ? {} : { nextToken }),
+        ...(first === undefined ? {} : { syncSessionToken: first.syncSessionToken }),
+      },
+      run.signal,
+    )
     if (!result.ok) throw transportError(result.failure, transport.name, `pulling dataset "${name}"`)
     first ??= result.value
     records.push(...result.value.records)
@@ -211,7 +221,77 @@ async function pullAll(
     datasetDeletedAfterRequestedSyncCount: first.datasetDeletedAfterRequestedSyncCount,
     mergedDatasetNames: first.mergedDatasetNames,
     token: first.syncSessionToken,
+    base: lastSyncCount,
   }
+}
+
+/** The call's handler when it has one, else the manager's. */
+function handler<TName extends keyof SynchronizeOptions>(
+  context: EngineContext,
+  run: SyncRun,
+  name: TName,
+): { readonly handle: SynchronizeOptions[TName]; readonly decidedBy: DecidedBy } {
+  const own = run.options?.[name]
+  if (own !== undefined) return { handle: own, decidedBy: 'call' }
+  const managers = context.handlers[name]
+  return { handle: managers, decidedBy: managers === undefined ? 'default' : 'manager' }
+}
+
+async function reportMerged(context: EngineContext, run: SyncRun, pull: PullResult): Promise<void> {
+  const localNames = (await context.storage.read((tx) => tx.listDatasets(run.identityId))).map((m) => m.name)
+  const merged = findMergedDatasets(run.name, pull.mergedDatasetNames, localNames)
+  if (merged.length === 0) return
+  const event = { dataset: run.name, merged }
+  context.events.emit('datasetsMerged', event)
+  const { handle } = handler(context, run, 'onDatasetsMerged')
+  if (handle === undefined) context.events.emit('defaultDecided', { ...event, decision: 'datasetsMerged' })
+  else await handle(event)
+}
+
+/** Keeps or drops the local copy of a dataset deleted on the server; `gone` when nothing is left. */
+async function followRemoteDeletion(
+  context: EngineContext,
+  run: SyncRun,
+  pull: PullResult,
+  lastSyncCount: number,
+): Promise<'gone' | 'again'> {
+  const { storage } = context
+  const { identityId, name } = run
+  const local = await storage.read((tx) => tx.listRecords(identityId, name))
+  const hasLocalChanges = local.some((record) => record.dirty)
+  const { handle } = handler(context, run, 'onDatasetDeleted')
+  let choice: RemoteDeletionChoice
+  if (handle === undefined) {
+    choice = defaultRemoteDeletionChoice(local)
+    context.events.emit('defaultDecided', { dataset: name, decision: 'remoteDeletion', choice })
+  } else {
+    choice = await handle({ dataset: name, hasLocalChanges })
+  }
+  throwIfCancelled(run.signal)
+  const outcome = await storage.write(async (tx) => {
+    const current = await tx.getDataset(identityId, name)
+    if (current?.lastSyncCount !== lastSyncCount) return undefined
+    const records = await tx.listRecords(identityId, name)
+    const plan = planRemoteDeletion(records, choice, pull)
+    const removed = records.filter((row) => row.value !== null).map((row) => row.key)
+    if (plan.dropDataset) {
+      await tx.deleteDataset(identityId, name)
+      return { gone: true, removed }
+    }
+    await tx.deleteRecords(identityId, name, plan.deleteKeys)
+    await tx.putRecords(identityId, name, plan.records)
+    await tx.putDataset({ ...current, lastSyncCount: plan.lastSyncCount })
+    return { gone: false, removed: choice === 'delete' ? removed : [] }
+  })
+  if (outcome === undefined) return 'again'
+  if (outcome.gone) {
+    context.events.emit('datasetDeleted', { dataset: name, keys: outcome.removed, source: 'remote' })
+    return 'gone'
+  }
+  // The server holds a new incarnation: the old records went, the pull from 0 brings the new ones.
+  if (outcome.removed.length > 0)
+    context.events.emit('datasetChanged', { dataset: name, keys: outcome.removed, source: 'remote' })
+  return 'again'
 }
 
 function wrapConflict(conflict: Conflict): SyncConflict {
@@ -234,20 +314,64 @@ function wrapConflict(conflict: Conflict): SyncConflict {
 }
 
 /**
+ * Decides each conflict, outside any transaction (an app's callback may take its time): the call's
+ * `onConflict`, else the manager's, else the manager's `conflictResolver`, else last writer wins.
+ */
+async function decideConflicts(
+  context: EngineContext,
+  run: SyncRun,
+  conflicts: readonly Conflict[],
+): Promise<Map<string, { seen: SyncRecord; resolution: Resolution }>> {
+  const decided = new Map<string, { seen: SyncRecord; resolution: Resolution }>()
+  const { handle: onConflict, decidedBy } = handler(context, run, 'onConflict')
+  const resolver: ConflictResolver | undefined = context.handlers.conflictResolver
+  const by: DecidedBy = onConflict === undefined && resolver !== undefined ? 'manager' : decidedBy
+  context.events.emit('conflict', { dataset: run.name, conflicts, decidedBy: by })
+  if (onConflict !== undefined) {
+    const wrapped = conflicts.map(wrapConflict)
+    await onConflict(wrapped)
+    const unresolved = wrapped.filter((conflict) => conflict.resolution === undefined).map((c) => c.key)
+    if (unresolved.length > 0) {
+      throw new SyncError(
+        'CONFLICT_UNRESOLVED',
+        `onConflict left ${unresolved.length} conflict(s) unresolved`,
+        {
+          details: { keys: unresolved },
+        },
+      )
+    }
+    for (const conflict of wrapped) {
+      if (conflict.resolution !== undefined)
+        decided.set(conflict.key, { seen: conflict.local, resolution: conflict.resolution })
+    }
+    return decided
+  }
+  for (const conflict of conflicts)
+    decided.set(conflict.key, { seen: conflict.local, resolution: (resolver ?? lastWriterWins)(conflict) })
+  if (by === 'default') {
+    const outcomes = [...decided].map(([key, { resolution }]) => ({ key, winner: resolution.kind }))
+    context.events.emit('defaultDecided', { dataset: run.name, decision: 'conflicts', outcomes })
+  }
+  return decided
+}
+
+/**
  * Applies the changes a push carried, as a pull that brought exactly them would: only while they
  * still follow the dataset's `lastSyncCount` and it has no local changes, both checked again in
  * the write. Resolves undefined when they do not; the caller then synchronizes as usual. No
  * request is made: the device skips the pull the push would otherwise cost it.
  */
 export async function applyPushedChanges(
-  context: Pick<SyncContext, 'identityId' | 'storage' | 'clock' | 'events'>,
-  name: string,
+  context: EngineContext,
+  run: Pick<SyncRun, 'identityId' | 'name' | 'signal'>,
   changes: PushedChanges,
 ): Promise<SyncResult | undefined> {
-  const { storage, identityId } = context
+  const { storage } = context
+  const { identityId, name } = run
   const syncCount = changes.after + 1
   const keys = new Set(changes.records.map((record) => record.key))
   const now = context.clock.now()
+  throwIfCancelled(run.signal)
   const applied = await storage.write(async (tx) => {
     const meta = await tx.getDataset(identityId, name)
     if (meta === undefined || meta.lastSyncCount !== changes.after) return undefined
@@ -273,23 +397,22 @@ export async function applyPushedChanges(
   if (applied === undefined) return undefined
   if (applied.length > 0)
     context.events.emit('datasetChanged', { dataset: name, keys: applied, source: 'remote' })
-  return { ...NOTHING, updatedRecords: applied.length, lastSyncCount: syncCount }
+  return { ...NOTHING, updatedRecords: applied.length, lastSyncCount: syncCount, path: 'pushed-changes' }
 }
 
 /**
- * Applies a pull. Conflicts are decided outside any transaction (the app's callback may take its
- * time); the transaction then re-plans against the rows as they are now and applies the decisions
- * only if each conflicting row is still the one the app saw. Otherwise it reports `changed` and the
- * pass starts over.
+ * Applies a pull. Conflicts are decided outside any transaction; the transaction then re-plans
+ * against the rows as they are now and applies the decisions only if each conflicting row is still
+ * the one the app saw. Otherwise it reports `changed` and the pass starts over.
  */
 async function applyPull(
-  context: SyncContext,
-  name: string,
+  context: EngineContext,
+  run: SyncRun,
   pull: PullResult,
   lastSyncCount: number,
-  options: SynchronizeOptions,
 ): Promise<{ updated: number; conflicts: number } | 'changed'> {
-  const { storage, identityId } = context
+  const { storage } = context
+  const { identityId, name } = run
   // Nothing to apply and nothing to advance: no transaction (a sync that only pushes, say).
   if (pull.records.length === 0 && pull.datasetSyncCount <= lastSyncCount) return { updated: 0, conflicts: 0 }
   // Only the rows the pull names matter to its plan.
@@ -299,35 +422,11 @@ async function applyPull(
     pull,
     lastSyncCount,
   )
-  const resolutions = new Map<string, { seen: SyncRecord; resolution: Resolution }>()
-  if (before.conflicts.length > 0) {
-    context.events.emit('conflict', { dataset: name, conflicts: before.conflicts })
-    if (options.onConflict !== undefined) {
-      const wrapped = before.conflicts.map(wrapConflict)
-      await options.onConflict(wrapped)
-      const unresolved = wrapped.filter((conflict) => conflict.resolution === undefined).map((c) => c.key)
-      if (unresolved.length > 0) {
-        throw new SyncError(
-          'CONFLICT_UNRESOLVED',
-          `onConflict left ${unresolved.length} conflict(s) unresolved`,
-          {
-            details: { keys: unresolved },
-          },
-        )
-      }
-      for (const conflict of wrapped) {
-        if (conflict.resolution !== undefined) {
-          resolutions.set(conflict.key, { seen: conflict.local, resolution: conflict.resolution })
-        }
-      }
-    } else {
-      for (const conflict of before.conflicts) {
-        resolutions.set(conflict.key, { seen: conflict.local, resolution: context.resolver(conflict) })
-      }
-    }
-  }
+  const resolutions =
+    before.conflicts.length > 0 ? await decideConflicts(context, run, before.conflicts) : new Map()
 
   const now = context.clock.now()
+  throwIfCancelled(run.signal)
   const outcome = await storage.write(async (tx) => {
     const meta = await tx.getDataset(identityId, name)
     if (meta === undefined || meta.lastSyncCount !== lastSyncCount) return 'changed' as const
@@ -335,9 +434,9 @@ async function applyPull(
     const resolved: SyncRecord[] = []
     for (const conflict of plan.conflicts) {
       const decided = resolutions.get(conflict.key)
-      if (decided === undefined || !sameRow(decided.seen, conflict.local)) return 'changed' as const
+      if (decided === undefined || !sameLocalRow(decided.seen, conflict.local)) return 'changed' as const
       const record = resolveConflict(conflict, decided.resolution, { now, limits: context.limits })
-      if (!record.ok) throw validationError(record.failure)
+      if (!record.ok) throw syncErrorFromFailure(record.failure)
       resolved.push(record.value)
     }
     const rows = [...plan.apply, ...resolved]
@@ -355,12 +454,13 @@ async function applyPull(
 }
 
 async function push(
-  context: SyncContext,
-  name: string,
+  context: EngineContext,
+  run: SyncRun,
   seenDatasetSyncCount: number,
   syncSessionToken: string,
 ): Promise<{ pushed: number; lastSyncCount: number } | 'conflict'> {
-  const { storage, transport, identityId } = context
+  const { storage } = context
+  const { transport, identityId, name } = run
   const { plan, meta } = await storage.read(async (tx) => ({
     plan: planPush(await tx.listRecords(identityId, name, { dirtyOnly: true })),
     meta: await tx.getDataset(identityId, name),
@@ -369,6 +469,7 @@ async function push(
     throw new SyncError('DATASET_NOT_FOUND', `dataset "${name}" was removed during the sync`)
   const now = context.clock.now()
   if (plan.patches.length === 0) {
+    throwIfCancelled(run.signal)
     await storage.write(async (tx) => {
       const current = await tx.getDataset(identityId, name)
       if (current !== undefined) await putMeta(tx, current, { lastSyncDate: now })
@@ -376,13 +477,17 @@ async function push(
     return { pushed: 0, lastSyncCount: meta.lastSyncCount }
   }
   // The pull's session token: a 409 leaves it unspent, but the retry pulls again and gets a new one.
-  const deviceId = await context.deviceId()
-  const result = await transport.updateRecords({
-    datasetName: name,
-    patches: plan.patches,
-    syncSessionToken,
-    ...(deviceId === undefined ? {} : { deviceId }),
-  })
+  const deviceId = await context.deviceIds.forWrite(identityId)
+  const result = await transport.updateRecords(
+    {
+      datasetName: name,
+      patches: plan.patches,
+      syncSessionToken,
+      ...(deviceId === undefined ? {} : { deviceId }),
+    },
+    run.signal,
+  )
+  throwIfCancelled(run.signal)
   if (!result.ok) {
     if (result.failure.kind === 'conflict') {
       await storage.write(async (tx) => {
@@ -403,20 +508,17 @@ async function push(
   const stored = await storage.write(async (tx) => {
     const current = await tx.getDataset(identityId, name)
     if (current === undefined) return undefined
-    const keys = result.value.map((record) => record.key)
-    const rows = (await Promise.all(keys.map((key) => tx.getRecord(identityId, name, key)))).filter(
-      (row): row is SyncRecord => row !== undefined,
-    )
+    const keys = new Set(result.value.map((record) => record.key))
     const applied = applyPushResult({
       snapshot: plan.snapshot,
-      current: rows,
+      current: await readRows(tx, identityId, name, keys),
       returned: result.value,
       seenDatasetSyncCount,
       lastSyncCount: current.lastSyncCount,
     })
     await tx.putRecords(identityId, name, applied.records)
     await putMeta(tx, current, { lastSyncCount: applied.lastSyncCount, lastSyncDate: now })
-    return { lastSyncCount: applied.lastSyncCount, keys: applied.records.map((r) => r.key) }
+    return { lastSyncCount: applied.lastSyncCount }
   })
   if (stored === undefined)
     throw new SyncError('DATASET_NOT_FOUND', `dataset "${name}" was removed during the sync`)
@@ -425,13 +527,4 @@ async function push(
 
 async function putMeta(tx: StorageWriteTx, meta: DatasetMeta, changes: Partial<DatasetMeta>): Promise<void> {
   await tx.putDataset({ ...meta, ...changes })
-}
-
-function sameRow(a: SyncRecord, b: SyncRecord): boolean {
-  return (
-    a.value === b.value &&
-    a.dirty === b.dirty &&
-    a.syncCount === b.syncCount &&
-    a.deviceLastModifiedDate === b.deviceLastModifiedDate
-  )
 }

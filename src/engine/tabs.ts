@@ -1,8 +1,10 @@
 import type { TabCoordinator } from '../contracts/tab-coordinator.js'
-import type { Conflict } from '../core/pull.js'
 import { SyncError, type SyncErrorCode } from '../errors.js'
+import { type EngineContext, warn as warnOf } from './context.js'
 import type { SyncEvents, SyncResult } from './events.js'
 import { syncFailure } from './failures.js'
+import { countPending } from './local-writes.js'
+import type { SyncRunner } from './sync-runner.js'
 
 /**
  * The engine's side of multi-tab coordination. Every tab reads and writes the shared database
@@ -14,17 +16,10 @@ import { syncFailure } from './failures.js'
  */
 type TabMessage =
   | {
-      readonly kind: 'changed'
+      readonly kind: 'event'
       readonly identityId: string
-      readonly dataset: string
-      readonly keys: readonly string[]
-      readonly source: 'local' | 'remote'
-    }
-  | {
-      readonly kind: 'conflict'
-      readonly identityId: string
-      readonly dataset: string
-      readonly conflicts: readonly Conflict[]
+      readonly name: RelayedEvent
+      readonly event: SyncEvents[RelayedEvent][0]
     }
   /** The leader finished a sync of the dataset: pending counts changed even when no record did. */
   | { readonly kind: 'settled'; readonly identityId: string; readonly dataset: string }
@@ -34,26 +29,16 @@ type TabMessage =
   /** A tab became the leader: requests nobody answered yet are sent again. */
   | { readonly kind: 'leader' }
 
+/** The events every tab hears of, whichever tab's write or sync caused them. */
+const RELAYED_EVENTS = ['datasetChanged', 'datasetDeleted', 'conflict'] as const
+type RelayedEvent = (typeof RELAYED_EVENTS)[number]
+
 interface SerializedError {
   readonly code: SyncErrorCode
   readonly message: string
   readonly retryable: boolean
   readonly adapter: string | undefined
   readonly details: Readonly<Record<string, unknown>>
-}
-
-export interface TabLinkHost {
-  identityId(): string
-  /** Runs a sync for another tab; called while this tab leads. */
-  synchronize(dataset: string): Promise<SyncResult>
-  /** Another tab changed records of this identity. */
-  changedElsewhere(event: SyncEvents['datasetChanged'][0]): void
-  /** Another tab's sync raised conflicts. */
-  conflictElsewhere(event: SyncEvents['conflict'][0]): void
-  /** The leading tab finished a sync of `dataset`. */
-  settledElsewhere(dataset: string): void
-  leadershipChanged(leader: boolean): void
-  warn(message: string, error?: unknown): void
 }
 
 export interface TabLink {
@@ -63,8 +48,6 @@ export interface TabLink {
    * `'lead'` when this tab leads (now, or before an answer came): the caller then runs it here.
    */
   requestSync(dataset: string): Promise<SyncResult | 'lead'>
-  announceChange(event: SyncEvents['datasetChanged'][0]): void
-  announceConflict(event: SyncEvents['conflict'][0]): void
   announceSettled(dataset: string): void
   /** Leaves the group; unanswered requests reject with ENGINE_CLOSED. */
   stop(): void
@@ -77,7 +60,20 @@ interface PendingRequest {
   reject(error: SyncError): void
 }
 
-export function createTabLink(coordinator: TabCoordinator, host: TabLinkHost): TabLink {
+/**
+ * Joins the tabs of `coordinator`: answers other tabs' sync requests while this tab leads, relays
+ * this tab's changes to the others and theirs to this tab's listeners, and calls
+ * `leadershipChanged` when this tab starts or stops leading.
+ */
+export function createTabLink(
+  coordinator: TabCoordinator,
+  context: EngineContext,
+  runner: SyncRunner,
+  leadershipChanged: (leader: boolean) => void,
+): TabLink {
+  const { events, session } = context
+  const identityId = () => session.identityId
+  const warn = (message: string, error?: unknown) => warnOf(context, message, error)
   let leader = false
   let stopped = false
   const pending = new Map<string, PendingRequest>()
@@ -89,7 +85,7 @@ export function createTabLink(coordinator: TabCoordinator, host: TabLinkHost): T
     try {
       coordinator.broadcast(message)
     } catch (error) {
-      host.warn(`[pushsync] ${coordinator.name} could not send a message`, error)
+      warn(`[pushsync] ${coordinator.name} could not send a message`, error)
     }
   }
   const settle = (id: string, outcome: { result: SyncResult | 'lead' } | { error: SyncError }) => {
@@ -100,7 +96,7 @@ export function createTabLink(coordinator: TabCoordinator, host: TabLinkHost): T
     else request.reject(outcome.error)
   }
   const answer = (message: Extract<TabMessage, { kind: 'sync' }>) => {
-    if (message.identityId !== host.identityId()) {
+    if (message.identityId !== identityId()) {
       send({
         kind: 'failed',
         id: message.id,
@@ -112,11 +108,32 @@ export function createTabLink(coordinator: TabCoordinator, host: TabLinkHost): T
       })
       return
     }
-    host.synchronize(message.dataset).then(
+    runner.synchronize(message.dataset).then(
       (result) => send({ kind: 'synced', id: message.id, result }),
       (error: unknown) => send({ kind: 'failed', id: message.id, error: serialize(syncFailure(error)) }),
     )
   }
+
+  // Another tab changed this identity's data: what this tab kept of it is stale.
+  const changedElsewhere = (dataset: string) => {
+    context.datasets.get(dataset).forgetUsage()
+    countPending(context, dataset).catch(() => {})
+  }
+  // Events this tab re-emits for another tab's change must not be announced back.
+  let relaying = false
+  const relay = <TName extends RelayedEvent>(name: TName, event: SyncEvents[TName][0]) => {
+    relaying = true
+    try {
+      events.emit(name, ...([event] as SyncEvents[TName]))
+    } finally {
+      relaying = false
+    }
+  }
+  const stopListening = RELAYED_EVENTS.map((name) =>
+    events.on(name, (event: SyncEvents[RelayedEvent][0]) => {
+      if (!relaying) send({ kind: 'event', identityId: identityId(), name, event })
+    }),
+  )
 
   const stopCoordinator = coordinator.start({
     onLeadershipChange(value) {
@@ -127,23 +144,20 @@ export function createTabLink(coordinator: TabCoordinator, host: TabLinkHost): T
         // This tab's own waiting syncs run here now (inside their single flight, which waits on them).
         for (const id of [...pending.keys()]) settle(id, { result: 'lead' })
       }
-      host.leadershipChanged(leader)
+      leadershipChanged(leader)
     },
     onMessage(raw) {
       if (stopped || !isTabMessage(raw)) return
       const message = raw
       try {
         switch (message.kind) {
-          case 'changed':
-            if (message.identityId === host.identityId())
-              host.changedElsewhere({ dataset: message.dataset, keys: message.keys, source: message.source })
-            return
-          case 'conflict':
-            if (message.identityId === host.identityId())
-              host.conflictElsewhere({ dataset: message.dataset, conflicts: message.conflicts })
+          case 'event':
+            if (message.identityId !== identityId() || !RELAYED_EVENTS.includes(message.name)) return
+            changedElsewhere(message.event.dataset)
+            relay(message.name, message.event)
             return
           case 'settled':
-            if (message.identityId === host.identityId()) host.settledElsewhere(message.dataset)
+            if (message.identityId === identityId()) changedElsewhere(message.dataset)
             return
           case 'sync':
             if (leader) answer(message)
@@ -160,7 +174,7 @@ export function createTabLink(coordinator: TabCoordinator, host: TabLinkHost): T
             return
         }
       } catch (error) {
-        host.warn('[pushsync] handling a message from another tab failed', error)
+        warn('[pushsync] handling a message from another tab failed', error)
       }
     },
   })
@@ -174,23 +188,18 @@ export function createTabLink(coordinator: TabCoordinator, host: TabLinkHost): T
       if (leader) return Promise.resolve('lead')
       const id = `${tabId}:${++nextRequest}`
       return new Promise<SyncResult | 'lead'>((resolve, reject) => {
-        const request = { dataset, identityId: host.identityId(), resolve, reject }
+        const request = { dataset, identityId: identityId(), resolve, reject }
         pending.set(id, request)
         send({ kind: 'sync', id, identityId: request.identityId, dataset })
       })
     },
-    announceChange(event) {
-      send({ kind: 'changed', identityId: host.identityId(), ...event })
-    },
-    announceConflict(event) {
-      send({ kind: 'conflict', identityId: host.identityId(), ...event })
-    },
     announceSettled(dataset) {
-      send({ kind: 'settled', identityId: host.identityId(), dataset })
+      send({ kind: 'settled', identityId: identityId(), dataset })
     },
     stop() {
       if (stopped) return
       stopped = true
+      for (const stop of stopListening) stop()
       stopCoordinator()
       for (const id of [...pending.keys()])
         settle(id, { error: new SyncError('ENGINE_CLOSED', 'the sync manager is closed') })
@@ -198,7 +207,7 @@ export function createTabLink(coordinator: TabCoordinator, host: TabLinkHost): T
   }
 }
 
-const KINDS = new Set(['changed', 'conflict', 'settled', 'sync', 'synced', 'failed', 'leader'])
+const KINDS = new Set(['event', 'settled', 'sync', 'synced', 'failed', 'leader'])
 
 function isTabMessage(value: unknown): value is TabMessage {
   return (

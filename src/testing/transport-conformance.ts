@@ -314,13 +314,13 @@ export function runTransportConformance(fixture: TransportFixture): void {
       it('answers notFound for describing or deleting a dataset that does not exist', async () => {
         const transport = await connect()
         expect(kindOf(await transport.describeDataset('nothing'))).toBe('notFound')
-        expect(kindOf(await transport.deleteDataset('nothing'))).toBe('notFound')
+        expect(kindOf(await transport.deleteDataset({ datasetName: 'nothing' }))).toBe('notFound')
       })
 
       it('deletes a dataset and tells a device that synced before the deletion', async () => {
         const transport = await connect()
         await push(transport, 'settings', [replace('theme', 'dark')])
-        value(await transport.deleteDataset('settings'))
+        value(await transport.deleteDataset({ datasetName: 'settings' }))
         expect(kindOf(await transport.describeDataset('settings'))).toBe('notFound')
         const stale = value(await transport.listRecords({ datasetName: 'settings', lastSyncCount: 1 }))
         expect(stale).toMatchObject({
@@ -377,7 +377,7 @@ export function runTransportConformance(fixture: TransportFixture): void {
           intruder.listRecords({ datasetName: 'secrets', lastSyncCount: 0 }),
           intruder.listDatasets(),
           intruder.describeDataset('secrets'),
-          intruder.deleteDataset('secrets'),
+          intruder.deleteDataset({ datasetName: 'secrets' }),
         ])
         expect(results.map(kindOf)).toEqual(['auth', 'auth', 'auth', 'auth'])
         expect(summary((await pullAll(alice, 'secrets', 0)).records)).toEqual([['pin', '1234', 1]])
@@ -433,7 +433,7 @@ function everyOperation(
     ),
     transport.listDatasets(signal),
     transport.describeDataset('settings', signal),
-    transport.deleteDataset('settings', signal),
+    transport.deleteDataset({ datasetName: 'settings' }, signal),
     transport.registerDevice('GCM', 'token', signal),
     transport.subscribe('settings', 'device', signal),
     transport.unsubscribe('settings', 'device', signal),

@@ -391,7 +391,7 @@ describe('a device that crashes while synchronizing, reopened on its SQLite file
 })
 
 describe('close() during a sync', () => {
-  it('waits for the running sync and its queued follow-up, then closes with everything stored', async () => {
+  it('cancels the running sync and its queued follow-up, aborts the request in flight and keeps the changes pending', async () => {
     const identity = await server.newIdentity()
     const file = join(directory, `${crypto.randomUUID()}.db`)
     const wire = countingWire(identity)
@@ -399,50 +399,75 @@ describe('close() during a sync', () => {
     const ds = await device.manager.openOrCreateDataset(DATASET)
     await ds.putAll({ x: '1', y: '2' })
 
+    // The push hangs until its signal aborts; then it fails as a real transport's aborted fetch does.
     const atPush = deferred()
-    const release = deferred()
+    const signals: AbortSignal[] = []
     device.intercept = async (call) => {
-      if (call.method === 'updateRecords') {
-        atPush.resolve()
-        await release.promise
-      }
-      return call.proceed()
+      if (call.method !== 'updateRecords') return call.proceed()
+      const signal = call.args[1] as AbortSignal
+      signals.push(signal)
+      atPush.resolve()
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))
+      return offline()
     }
-    const order: string[] = []
-    const syncing = ds.synchronize().then((result) => {
-      order.push('sync')
-      return result
-    })
+    const syncing = ds.synchronize().catch((caught: unknown) => caught)
     await atPush.promise
-    const followUp = ds.synchronize().then((result) => {
-      order.push('follow-up')
-      return result
-    })
-    const closing = device.manager.close().then(() => order.push('close'))
+    const followUp = ds.synchronize().catch((caught: unknown) => caught)
+    await device.manager.close()
 
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    expect(order).toEqual([])
-    expect(device.db.open).toBe(true)
+    expect(signals).toHaveLength(1)
+    expect(signals[0]?.aborted).toBe(true)
+    expect(isSyncError(await syncing, 'SYNC_CANCELLED')).toBe(true)
+    expect(isSyncError(await followUp, 'SYNC_CANCELLED')).toBe(true)
+    expect(device.db.open).toBe(false)
     await expect(ds.put('late', 'x')).rejects.toSatisfy((e) => isSyncError(e, 'ENGINE_CLOSED'))
     await expect(ds.synchronize()).rejects.toSatisfy((e) => isSyncError(e, 'ENGINE_CLOSED'))
 
-    release.resolve()
-    await closing
-    expect(order).toEqual(['sync', 'follow-up', 'close'])
-    expect(await syncing).toMatchObject({ pushed: 2, lastSyncCount: 1 })
-    expect(await followUp).toMatchObject({ pushed: 0, updatedRecords: 0, lastSyncCount: 1 })
-    expect(device.db.open).toBe(false)
-
-    // The file holds the sync's whole outcome: clean rows at the server's sync count.
+    // Nothing reached the server and nothing was marked clean: the next run pushes both changes.
+    expect(wire.counts.committed).toBe(0)
     const reopened = openFileDevice(file, identity, wire)
     const rows = await reopened.storage.read((tx) => tx.listRecords(identity.identityId, DATASET))
-    expect(rows.map((row) => [row.key, row.value, row.dirty, row.syncCount])).toEqual([
-      ['x', '1', false, 1],
-      ['y', '2', false, 1],
+    expect(rows.map((row) => [row.key, row.value, row.dirty])).toEqual([
+      ['x', '1', true],
+      ['y', '2', true],
     ])
     const again = await reopened.manager.openOrCreateDataset(DATASET)
-    expect(await again.getLastSyncCount()).toBe(1)
-    expect(await again.synchronize()).toMatchObject({ updatedRecords: 0, pushed: 0 })
+    expect(await again.synchronize()).toMatchObject({ pushed: 2, lastSyncCount: 1 })
+    expect(wire.counts.committed).toBe(1)
+    await reopened.manager.close()
+  })
+
+  it('cancels a sync whose answer was already committed without losing the write', async () => {
+    const identity = await server.newIdentity()
+    const file = join(directory, `${crypto.randomUUID()}.db`)
+    const wire = countingWire(identity)
+    const device = openFileDevice(file, identity, wire)
+    const ds = await device.manager.openOrCreateDataset(DATASET)
+    await ds.put('x', '1')
+    // The server commits, then the manager closes before the answer is stored.
+    const committed = deferred()
+    const closed = deferred()
+    device.intercept = async (call) => {
+      const result = await call.proceed()
+      if (call.method !== 'updateRecords') return result
+      committed.resolve()
+      await closed.promise
+      return result
+    }
+    const syncing = ds.synchronize().catch((caught: unknown) => caught)
+    await committed.promise
+    const closing = device.manager.close()
+    closed.resolve()
+    await closing
+    expect(isSyncError(await syncing, 'SYNC_CANCELLED')).toBe(true)
+    expect(wire.counts.committed).toBe(1)
+
+    const reopened = openFileDevice(file, identity, wire)
+    const again = await reopened.manager.openOrCreateDataset(DATASET)
+    // The acknowledged write is still here and the next sync finds the server holds it already.
+    expect(await again.get('x')).toBe('1')
+    expect(await again.synchronize()).toMatchObject({ pushed: 0, lastSyncCount: 1 })
+    expect(again.getStatus().pendingChanges).toBe(0)
     expect(wire.counts.committed).toBe(1)
     await reopened.manager.close()
   })

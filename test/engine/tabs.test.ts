@@ -214,7 +214,7 @@ describe('tabs sharing one database', () => {
     expect(ds.getStatus().pendingChanges).toBe(1)
   })
 
-  it('rejects a sync still waiting for a leader with ENGINE_CLOSED when its own tab closes', async () => {
+  it('rejects a sync still waiting for a leader with SYNC_CANCELLED when its own tab closes', async () => {
     // A leader that never answers (a tab of an older app version, say): requests wait for it.
     const stopSilent = group.coordinator().start({ onLeadershipChange: () => {}, onMessage: () => {} })
     const follower = tab()
@@ -225,7 +225,7 @@ describe('tabs sharing one database', () => {
     await new Promise((resolve) => setTimeout(resolve, 20))
     await follower.manager.close()
     const error = await syncing
-    expect(isSyncError(error, 'ENGINE_CLOSED')).toBe(true)
+    expect(isSyncError(error, 'SYNC_CANCELLED')).toBe(true)
     expect(follower.requests).toEqual([])
     stopSilent()
   })

@@ -36,6 +36,8 @@ function callbackSource(name: string, subscribe: SubscribeToPushes): PushSource 
             )
           }
         })
+        // Nothing to connect: the platform delivers from now on.
+        sink.onConnected?.()
       } catch (error) {
         sink.onError(
           new SyncError('PUSH_UNSUPPORTED', 'subscribing to the platform’s pushes failed', {

@@ -91,6 +91,8 @@ export function createWebPushSource(options: WebPushSourceOptions = {}): PushSou
         )
         return () => {}
       }
+      // Nothing to connect: the service worker relays from now on.
+      sink.onConnected?.()
       return () => {
         if (stopped) return
         stopped = true

@@ -21,6 +21,7 @@ import {
   UpdateRecordsCommand,
 } from '@aws-sdk/client-cognito-sync'
 import type {
+  DeleteDatasetRequest,
   ListRecordsRequest,
   Transport,
   TransportFailure,
@@ -171,7 +172,8 @@ export function createCognitoTransport(options: CognitoTransportOptions): Transp
       )
     },
 
-    deleteDataset(datasetName: string, signal?: AbortSignal) {
+    // Cognito's DeleteDataset carries no device id, so the request's is left out.
+    deleteDataset({ datasetName }: DeleteDatasetRequest, signal?: AbortSignal) {
       return call(
         (abortSignal) =>
           client.send(

@@ -10,6 +10,7 @@
  * @module
  */
 import type {
+  DeleteDatasetRequest,
   ListRecordsRequest,
   Transport,
   TransportFailure,
@@ -217,8 +218,12 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
       )
     },
 
-    deleteDataset(datasetName: string, signal?: AbortSignal) {
-      return call('DELETE', datasetPath(datasetName), undefined, signal, () => ok(undefined))
+    deleteDataset(request: DeleteDatasetRequest, signal?: AbortSignal) {
+      // pushsync-server reads the writer's device id from the query, as the event stream does.
+      const query = request.deviceId === undefined ? '' : `?deviceId=${segment(request.deviceId)}`
+      return call('DELETE', `${datasetPath(request.datasetName)}${query}`, undefined, signal, () =>
+        ok(undefined),
+      )
     },
 
     registerDevice(platform: Platform, token: string, signal?: AbortSignal) {

@@ -185,7 +185,7 @@ describe('createHttpTransport', () => {
     const transport = transportWith(fetch, { endpoint: 'http://localhost:8080' })
     await transport.listDatasets()
     await transport.describeDataset('d')
-    await transport.deleteDataset('d')
+    await transport.deleteDataset({ datasetName: 'd', deviceId: 'dev/1' })
     await transport.registerDevice('WEBPUSH', '{"endpoint":"https://push"}')
     await transport.subscribe('d', 'dev/1')
     await transport.unsubscribe('d', 'dev/1')
@@ -194,7 +194,7 @@ describe('createHttpTransport', () => {
     expect(sent.map(({ method, url, body }) => [method, url, body])).toEqual([
       ['GET', `${identity}/datasets?maxResults=64`, undefined],
       ['GET', `${identity}/datasets/d`, undefined],
-      ['DELETE', `${identity}/datasets/d`, undefined],
+      ['DELETE', `${identity}/datasets/d?deviceId=dev%2F1`, undefined],
       [
         'POST',
         `${root}/identity/${ENCODED_IDENTITY}/device`,

@@ -1,0 +1,85 @@
+import { decideParsedPush } from '../core/push-decision.js'
+import { type PushSyncUpdate, parsePushPayload } from '../core/push-payload.js'
+import { SyncError } from '../errors.js'
+import type { BackgroundWork } from './background.js'
+import { type EngineContext, warn } from './context.js'
+
+export type PushOutcome = 'sync' | 'coalesce' | 'ignore'
+
+/**
+ * Where pushes enter the engine, from a push source or from the app: each payload is parsed once,
+ * decided by the core against the dataset's state on this device, and a sync it calls for is
+ * queued as background work (which decides again when it starts, so a push the device has caught
+ * up with meanwhile costs nothing). A push about a dataset this device does not hold takes the
+ * dataset up only if the server still has it.
+ */
+export class PushIntake {
+  private readonly context: EngineContext
+  private readonly background: BackgroundWork
+
+  constructor(context: EngineContext, background: BackgroundWork) {
+    this.context = context
+    this.background = background
+  }
+
+  /** A raw payload from a platform callback. Never throws. */
+  receive(payload: unknown, sourceName: string): void {
+    try {
+      const parsed = parsePushPayload(payload, this.context.limits)
+      if (!parsed.ok) {
+        const { reason, message } = parsed.failure
+        this.context.events.emit('pushIgnored', { payload, reason, message })
+        return
+      }
+      this.decide(parsed.value).catch((error: unknown) =>
+        warn(this.context, `[pushsync] a push from ${sourceName} failed`, error),
+      )
+    } catch (error) {
+      warn(this.context, `[pushsync] a push from ${sourceName} failed`, error)
+    }
+  }
+
+  /** The app's `getPushSyncUpdate`: the update, or PUSH_PAYLOAD_INVALID. */
+  toUpdate(payload: unknown): PushSyncUpdate {
+    const parsed = parsePushPayload(payload, this.context.limits)
+    if (parsed.ok) return parsed.value
+    const { reason, field, message } = parsed.failure
+    throw new SyncError('PUSH_PAYLOAD_INVALID', message, {
+      details: { reason, ...(field === undefined ? {} : { field }) },
+    })
+  }
+
+  /** The app's `handlePushSyncUpdate`: anything it is handed is checked as a payload would be. */
+  async handle(update: unknown): Promise<PushOutcome> {
+    this.context.session.assertOpen()
+    const parsed = parsePushPayload(update, this.context.limits)
+    if (!parsed.ok) {
+      const { reason, message } = parsed.failure
+      this.context.events.emit('pushIgnored', { payload: update, reason, message })
+      return 'ignore'
+    }
+    return this.decide(parsed.value)
+  }
+
+  private async decide(update: PushSyncUpdate): Promise<PushOutcome> {
+    const { storage, session, datasets, events } = this.context
+    const meta = await storage.read((tx) => tx.getDataset(session.identityId, update.datasetName))
+    const decision = decideParsedPush(
+      {
+        identityPoolId: this.context.identityPoolId,
+        identityId: session.identityId,
+        lastSyncCount: meta?.lastSyncCount ?? 0,
+        held: meta !== undefined,
+        syncing: datasets.isSyncing(update.datasetName),
+      },
+      update,
+    )
+    if (decision.action === 'ignore') {
+      events.emit('pushIgnored', { payload: update, reason: decision.reason, message: decision.message })
+      return 'ignore'
+    }
+    events.emit('pushReceived', { update, decision })
+    this.background.schedule(update.datasetName, 'push', { update, adopt: meta === undefined })
+    return decision.action
+  }
+}
