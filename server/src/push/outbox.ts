@@ -42,6 +42,7 @@ export function createPushOutbox(options: PushOutboxOptions): ChangeListener {
           attempts: 0,
           notBefore: at,
           expiresAt: at + ttlMs,
+          queuedAt: at,
         }))
       if (rows.length > 0) await tx.putOutbox(rows)
     },

@@ -19,7 +19,16 @@ export interface SyncStore {
    * stores only one process uses.
    */
   readonly bus?: StoreBus
+  /**
+   * Whether the store can serve requests now, for readiness probes: one cheap look at the database
+   * (outside any transaction, taking no lock) that also finds its schema at this code's version,
+   * and, for a store with a bus that has subscribers, whether the bus listens. Never throws.
+   */
+  readiness(): Promise<StoreReadiness>
 }
+
+/** What {@link SyncStore.readiness} found: ready, or a short reason fit for a probe's answer. */
+export type StoreReadiness = { readonly ready: true } | { readonly ready: false; readonly reason: string }
 
 /** Messages between the processes sharing a store; delivery is best effort, at most once. */
 export interface StoreBus {
@@ -158,6 +167,19 @@ export interface OutboxRow {
   readonly notBefore: number
   /** Past this time the push is dropped instead of retried. */
   readonly expiresAt: number
+  /**
+   * When the row's first change was queued. A newer change of the dataset replacing the row keeps
+   * the earlier time: the device has been owed a push since then, which is what the outbox's age
+   * reports.
+   */
+  readonly queuedAt: number
+}
+
+/** The outbox at a glance, for metrics. */
+export interface OutboxSummary {
+  readonly rows: number
+  /** The earliest `queuedAt` of any row; undefined when the outbox is empty. */
+  readonly oldestQueuedAt: number | undefined
 }
 
 export interface StoreTx {
@@ -227,7 +249,8 @@ export interface StoreTx {
 
   /**
    * Adds rows to the outbox. A row replaces the pending one of its (deviceId, datasetName) only when
-   * its sync count is higher, so an old change never overwrites a newer one.
+   * its sync count is higher, so an old change never overwrites a newer one; the replacement keeps
+   * the earlier of the two `queuedAt`.
    */
   putOutbox(rows: readonly OutboxRow[]): Promise<void>
   /**
@@ -252,4 +275,6 @@ export interface StoreTx {
     notBefore: number,
   ): Promise<boolean>
   countOutbox(): Promise<number>
+  /** Row count and oldest `queuedAt` in one read: what a metrics scrape asks for. */
+  outboxSummary(): Promise<OutboxSummary>
 }

@@ -7,8 +7,10 @@ import type {
   ListRecordsQuery,
   LoginRow,
   OutboxRow,
+  OutboxSummary,
   PoolRow,
   RecordRow,
+  StoreReadiness,
   StoreTx,
   SyncStore,
   UsageRow,
@@ -69,6 +71,9 @@ export function createMemoryStore(): SyncStore {
     async close(): Promise<void> {
       closed = true
       await tail
+    },
+    async readiness(): Promise<StoreReadiness> {
+      return closed ? { ready: false, reason: 'the store is closed' } : { ready: true }
     },
   }
 }
@@ -415,8 +420,12 @@ class MemoryTx implements StoreTx {
     for (const row of rows) {
       const k = key([row.deviceId, row.datasetName])
       const pending = this.#s.outbox.get(k)
-      if (pending === undefined || row.syncCount > pending.syncCount)
-        this.#j.set(this.#s.outbox, k, copyOutbox(row))
+      if (pending === undefined) this.#j.set(this.#s.outbox, k, copyOutbox(row))
+      else if (row.syncCount > pending.syncCount)
+        this.#j.set(this.#s.outbox, k, {
+          ...copyOutbox(row),
+          queuedAt: Math.min(pending.queuedAt, row.queuedAt),
+        })
     }
   }
 
@@ -468,6 +477,15 @@ class MemoryTx implements StoreTx {
   async countOutbox(): Promise<number> {
     this.#check()
     return this.#s.outbox.size
+  }
+
+  async outboxSummary(): Promise<OutboxSummary> {
+    this.#check()
+    let oldestQueuedAt: number | undefined
+    for (const row of this.#s.outbox.values()) {
+      if (oldestQueuedAt === undefined || row.queuedAt < oldestQueuedAt) oldestQueuedAt = row.queuedAt
+    }
+    return { rows: this.#s.outbox.size, oldestQueuedAt }
   }
 
   #existingDatasets(identityId: string): DatasetRow[] {
@@ -594,4 +612,5 @@ const copyOutbox = (r: OutboxRow): OutboxRow => ({
   attempts: r.attempts,
   notBefore: r.notBefore,
   expiresAt: r.expiresAt,
+  queuedAt: r.queuedAt,
 })

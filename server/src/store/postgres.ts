@@ -9,9 +9,11 @@ import type {
   ListRecordsQuery,
   LoginRow,
   OutboxRow,
+  OutboxSummary,
   PoolRow,
   RecordRow,
   StoreBus,
+  StoreReadiness,
   StoreTx,
   SyncStore,
   TransactionOptions,
@@ -127,6 +129,13 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     )`,
     // The dispatcher reads due rows in (not_before, device_id, dataset) order.
     'CREATE INDEX outbox_by_time ON outbox (not_before, device_id, dataset)',
+  ],
+  // When each pending push was first queued, for the outbox's age, as in SQLite: rows already
+  // waiting get it back from their expiry (of the default TTL) or their not_before.
+  [
+    'ALTER TABLE outbox ADD COLUMN queued_at BIGINT NOT NULL DEFAULT 0',
+    'UPDATE outbox SET queued_at = LEAST(not_before, expires_at - 86400000)',
+    'ALTER TABLE outbox ALTER COLUMN queued_at DROP DEFAULT',
   ],
 ]
 
@@ -264,6 +273,23 @@ export async function openPostgresStore(
       return track(result)
     },
     bus: bus.bus,
+    async readiness(): Promise<StoreReadiness> {
+      if (closed) return { ready: false, reason: 'the store is closed' }
+      let version: number
+      try {
+        // One statement through the pool, outside any transaction and lock.
+        const row = (
+          await pool.query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_version')
+        ).rows[0]
+        version = row?.version ?? 0
+      } catch (error) {
+        return { ready: false, reason: `the database does not answer: ${(error as Error).message}` }
+      }
+      if (version !== POSTGRES_SCHEMA_VERSION)
+        return { ready: false, reason: `the schema is at version ${version}, not ${POSTGRES_SCHEMA_VERSION}` }
+      if (bus.state() === 'down') return { ready: false, reason: 'the change bus is not listening' }
+      return { ready: true }
+    },
     close(): Promise<void> {
       closed = true
       closing ??= (async () => {
@@ -293,11 +319,13 @@ function createNotifyBus(
   channel: string,
   origin: string,
   pool: pg.Pool,
-): { bus: StoreBus; close(): Promise<void> } {
+): { bus: StoreBus; state(): 'idle' | 'listening' | 'down'; close(): Promise<void> } {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel))
     throw new Error(`busChannel must be a lowercase SQL name, not ${channel}`)
   const listeners = new Set<(message: string) => void>()
   let client: pg.Client | undefined
+  /** Whether `client` has run its LISTEN and not broken since. */
+  let listeningNow = false
   let closed = false
   let retry: ReturnType<typeof setTimeout> | undefined
   let firstAttempt: (() => void) | undefined
@@ -312,6 +340,7 @@ function createNotifyBus(
     const reopen = () => {
       if (client !== next) return
       client = undefined
+      listeningNow = false
       next.end().catch(() => undefined)
       if (!closed && listeners.size > 0) retry = setTimeout(() => void listen(), 1000)
     }
@@ -333,6 +362,7 @@ function createNotifyBus(
     try {
       await next.connect()
       await next.query(`LISTEN ${channel}`)
+      if (client === next) listeningNow = true
     } catch {
       reopen()
     } finally {
@@ -354,6 +384,9 @@ function createNotifyBus(
       },
       listening: () => listening,
     },
+    // Without subscribers nothing needs the bus to listen; with some, a broken connection is down
+    // until it is reopened.
+    state: () => (listeners.size === 0 ? 'idle' : listeningNow ? 'listening' : 'down'),
     async close() {
       closed = true
       firstAttempt?.()
@@ -541,6 +574,7 @@ interface OutboxSql {
   attempts: number
   not_before: Int
   expires_at: Int
+  queued_at: Int
 }
 
 interface UsageSql {
@@ -557,7 +591,7 @@ const DEVICE_COLUMNS = 'device_id, identity_pool_id, identity_id, platform, toke
 const POOL_COLUMNS = `identity_pool_id, push_sync, cognito_streams, events, sync_sessions_count, bulk_publish_status,
   bulk_publish_start_time, bulk_publish_complete_time, bulk_publish_failure_message`
 const OUTBOX_COLUMNS =
-  'device_id, dataset, identity_pool_id, identity_id, sync_count, attempts, not_before, expires_at'
+  'device_id, dataset, identity_pool_id, identity_id, sync_count, attempts, not_before, expires_at, queued_at'
 const USAGE_COLUMNS = `COUNT(*) AS dataset_count, COALESCE(SUM(data_storage), 0)::bigint AS data_storage,
   MAX(last_modified_date) AS last_modified_date`
 const RECORD_UPSERT = `ON CONFLICT (identity_id, dataset, key) DO UPDATE SET value = excluded.value,
@@ -651,13 +685,15 @@ const SQL = {
       bulk_publish_failure_message = excluded.bulk_publish_failure_message`,
 
   // Coalescing: a pending row is replaced only by a newer change of its dataset, which drops the
-  // claim on the older one: the newer change is for any dispatcher to deliver.
+  // claim on the older one (the newer change is for any dispatcher to deliver) and keeps the time the
+  // first one was queued.
   putOutbox: `INSERT INTO outbox (${OUTBOX_COLUMNS})
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::integer[], $7::bigint[],
-      $8::bigint[])
+      $8::bigint[], $9::bigint[])
     ON CONFLICT (device_id, dataset) DO UPDATE SET identity_pool_id = excluded.identity_pool_id,
       identity_id = excluded.identity_id, sync_count = excluded.sync_count, attempts = excluded.attempts,
-      not_before = excluded.not_before, expires_at = excluded.expires_at, claimed_by = NULL, claimed_until = NULL
+      not_before = excluded.not_before, expires_at = excluded.expires_at, claimed_by = NULL, claimed_until = NULL,
+      queued_at = LEAST(outbox.queued_at, excluded.queued_at)
     WHERE excluded.sync_count > outbox.sync_count`,
   // Claims the due rows nobody else holds: another dispatcher's rows until their lease ends, and rows
   // that a concurrent claim or change is locking right now are skipped.
@@ -679,6 +715,7 @@ const SQL = {
   rescheduleOutbox: `UPDATE outbox SET attempts = $1, not_before = $2, claimed_by = NULL, claimed_until = NULL
     WHERE device_id = $3 AND dataset = $4 AND sync_count = $5`,
   countOutbox: 'SELECT COUNT(*) AS count FROM outbox',
+  outboxSummary: 'SELECT COUNT(*) AS rows, MIN(queued_at) AS oldest FROM outbox',
 } as const
 
 type Statement = keyof typeof SQL
@@ -1040,6 +1077,7 @@ class PostgresTx implements StoreTx {
       batch.map((row) => row.attempts),
       batch.map((row) => row.notBefore),
       batch.map((row) => row.expiresAt),
+      batch.map((row) => row.queuedAt),
     ])
   }
 
@@ -1083,6 +1121,14 @@ class PostgresTx implements StoreTx {
   async countOutbox(): Promise<number> {
     const row = await this.#row<{ count: Int }>('countOutbox', [])
     return row === undefined ? 0 : int(row.count)
+  }
+
+  async outboxSummary(): Promise<OutboxSummary> {
+    const row = await this.#row<{ rows: Int; oldest: Int | null }>('outboxSummary', [])
+    return {
+      rows: row === undefined ? 0 : int(row.rows),
+      oldestQueuedAt: row?.oldest == null ? undefined : int(row.oldest),
+    }
   }
 
   // For the calls that have nothing to send: they must still refuse an ended transaction.
@@ -1146,4 +1192,5 @@ const toOutbox = (row: OutboxSql): OutboxRow => ({
   attempts: row.attempts,
   notBefore: int(row.not_before),
   expiresAt: int(row.expires_at),
+  queuedAt: int(row.queued_at),
 })

@@ -8,8 +8,10 @@ import type {
   ListRecordsQuery,
   LoginRow,
   OutboxRow,
+  OutboxSummary,
   PoolRow,
   RecordRow,
+  StoreReadiness,
   StoreTx,
   SyncStore,
   UsageRow,
@@ -121,6 +123,13 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     // The dispatcher reads due rows in (not_before, device_id, dataset) order.
     'CREATE INDEX outbox_by_time ON outbox (not_before, device_id, dataset)',
   ],
+  // When each pending push was first queued, for the outbox's age. Rows already waiting get their
+  // enqueue time back from the expiry (queue time + TTL, of the default TTL), unless that is later
+  // than their not_before, which for a row never retried is the enqueue time itself.
+  [
+    'ALTER TABLE outbox ADD COLUMN queued_at BIGINT NOT NULL DEFAULT 0',
+    'UPDATE outbox SET queued_at = MIN(not_before, expires_at - 86400000)',
+  ],
 ]
 
 /** The schema version this code writes; `schema_version` holds one row per applied migration. */
@@ -194,6 +203,19 @@ export function openSqliteStore(path: string): SyncStore {
       closed = true
       await tail
       if (db.open) db.close()
+    },
+    async readiness(): Promise<StoreReadiness> {
+      if (closed || !db.open) return { ready: false, reason: 'the store is closed' }
+      // Read outside the transaction queue: a read of one row cannot disturb a transaction in
+      // progress on the connection, and a probe must not wait behind a long one.
+      try {
+        const version = s.schemaVersion.get()?.version ?? 0
+        return version === SCHEMA_VERSION
+          ? { ready: true }
+          : { ready: false, reason: `the schema is at version ${version}, not ${SCHEMA_VERSION}` }
+      } catch (error) {
+        return { ready: false, reason: `the database cannot be read: ${(error as Error).message}` }
+      }
     },
   }
 }
@@ -309,6 +331,7 @@ interface OutboxSql {
   attempts: number
   not_before: number
   expires_at: number
+  queued_at: number
 }
 
 interface UsageSql {
@@ -325,7 +348,7 @@ const DEVICE_COLUMNS = 'device_id, identity_pool_id, identity_id, platform, toke
 const POOL_COLUMNS = `identity_pool_id, push_sync, cognito_streams, events, sync_sessions_count, bulk_publish_status,
   bulk_publish_start_time, bulk_publish_complete_time, bulk_publish_failure_message`
 const OUTBOX_COLUMNS =
-  'device_id, dataset, identity_pool_id, identity_id, sync_count, attempts, not_before, expires_at'
+  'device_id, dataset, identity_pool_id, identity_id, sync_count, attempts, not_before, expires_at, queued_at'
 const USAGE_COLUMNS = `COUNT(*) AS dataset_count, COALESCE(SUM(data_storage), 0) AS data_storage,
   MAX(last_modified_date) AS last_modified_date`
 
@@ -382,6 +405,7 @@ type OutboxParams = [
   attempts: number,
   notBefore: number,
   expiresAt: number,
+  queuedAt: number,
 ]
 
 type Statements = ReturnType<typeof prepare>
@@ -531,12 +555,14 @@ const prepare = (db: Database.Database) => ({
        bulk_publish_failure_message = excluded.bulk_publish_failure_message`,
   ),
 
-  // Coalescing: a pending row is replaced only by a newer change of its dataset.
+  // Coalescing: a pending row is replaced only by a newer change of its dataset, keeping the time
+  // the first one was queued.
   putOutbox: db.prepare<OutboxParams>(
-    `INSERT INTO outbox (${OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO outbox (${OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (device_id, dataset) DO UPDATE SET identity_pool_id = excluded.identity_pool_id,
        identity_id = excluded.identity_id, sync_count = excluded.sync_count, attempts = excluded.attempts,
-       not_before = excluded.not_before, expires_at = excluded.expires_at
+       not_before = excluded.not_before, expires_at = excluded.expires_at,
+       queued_at = MIN(outbox.queued_at, excluded.queued_at)
      WHERE excluded.sync_count > outbox.sync_count`,
   ),
   dueOutbox: db.prepare<[number, number], OutboxSql>(
@@ -550,6 +576,12 @@ const prepare = (db: Database.Database) => ({
     'UPDATE outbox SET attempts = ?, not_before = ? WHERE device_id = ? AND dataset = ? AND sync_count = ?',
   ),
   countOutbox: db.prepare<[], { count: number }>('SELECT COUNT(*) AS count FROM outbox'),
+  outboxSummary: db.prepare<[], { rows: number; oldest: number | null }>(
+    'SELECT COUNT(*) AS rows, MIN(queued_at) AS oldest FROM outbox',
+  ),
+  schemaVersion: db.prepare<[], { version: number | null }>(
+    'SELECT MAX(version) AS version FROM schema_version',
+  ),
 })
 
 class SqliteTx implements StoreTx {
@@ -860,6 +892,7 @@ class SqliteTx implements StoreTx {
         row.attempts,
         row.notBefore,
         row.expiresAt,
+        row.queuedAt,
       )
     }
   }
@@ -893,6 +926,12 @@ class SqliteTx implements StoreTx {
   async countOutbox(): Promise<number> {
     this.#check()
     return this.#s.countOutbox.get()?.count ?? 0
+  }
+
+  async outboxSummary(): Promise<OutboxSummary> {
+    this.#check()
+    const row = this.#s.outboxSummary.get()
+    return { rows: row?.rows ?? 0, oldestQueuedAt: row?.oldest ?? undefined }
   }
 }
 
@@ -952,4 +991,5 @@ const toOutbox = (row: OutboxSql): OutboxRow => ({
   attempts: row.attempts,
   notBefore: row.not_before,
   expiresAt: row.expires_at,
+  queuedAt: row.queued_at,
 })

@@ -44,6 +44,7 @@ function loggingWrites(inner: SyncStore): WriteLog {
   const store: SyncStore = {
     kind: inner.kind,
     close: () => inner.close(),
+    readiness: () => inner.readiness(),
     async transaction<T>(fn: (tx: StoreTx) => Promise<T>, options?: TransactionOptions): Promise<T> {
       const writes: string[] = []
       const result = await inner.transaction((tx) => fn(recordingWrites(tx, writes)), options)

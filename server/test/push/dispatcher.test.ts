@@ -273,7 +273,13 @@ describe('push dispatcher', () => {
         token: 't',
         createdAt: 0,
       })
-      const row = { identityPoolId: POOL, identityId: ID, attempts: 0, expiresAt: Date.now() + HOUR }
+      const row = {
+        identityPoolId: POOL,
+        identityId: ID,
+        attempts: 0,
+        expiresAt: Date.now() + HOUR,
+        queuedAt: Date.now() - HOUR,
+      }
       await tx.putOutbox([
         { ...row, deviceId: 'a', datasetName: 'old', syncCount: 3, notBefore: Date.now() - HOUR },
         { ...row, deviceId: 'a', datasetName: 'later', syncCount: 7, notBefore: Date.now() + 80 },

@@ -90,6 +90,7 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL', () => {
       attempts: 0,
       notBefore: 10,
       expiresAt: 1_000_000,
+      queuedAt: 10,
       ...over,
     })
     const poolRow = (syncSessionsCount: number): PoolRow => ({
@@ -239,7 +240,7 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL', () => {
         expect(versions).toEqual(
           Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })),
         )
-        expect(POSTGRES_SCHEMA_VERSION).toBe(2)
+        expect(POSTGRES_SCHEMA_VERSION).toBe(3)
         for (const store of stores) await store.transaction((t) => t.putSetting('ok', 'yes'))
       } finally {
         await Promise.all(stores.map((store) => store.close()))
@@ -259,6 +260,78 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL', () => {
         POSTGRES_SCHEMA_VERSION + 1,
       ])
       await expect(openIn(config)).rejects.toThrow(/newer/)
+    })
+
+    it('dates the rows waiting in an outbox of schema version 2 when it migrates it', async () => {
+      const { schema, config } = await newSchema()
+      await (await openIn(config)).close()
+      await rawRows(`ALTER TABLE ${schema}.outbox DROP COLUMN queued_at`)
+      await rawRows(`DELETE FROM ${schema}.schema_version WHERE version = 3`)
+      const day = 86_400_000
+      for (const [device, attempts, notBefore, expiresAt] of [
+        ['fresh', 0, 5000, 5000 + day],
+        ['retried', 3, 9000, 2000 + day],
+      ] as const) {
+        await rawRows(
+          `INSERT INTO ${schema}.outbox (device_id, dataset, identity_pool_id, identity_id, sync_count, attempts,
+            not_before, expires_at) VALUES ($1, 'ds', 'pool', 'id', 1, $2, $3, $4)`,
+          [device, attempts, notBefore, expiresAt],
+        )
+      }
+      const store = await openIn(config)
+      try {
+        const rows = await store.transaction((t) => t.dueOutbox(10_000, 10))
+        expect(rows.map((row) => [row.deviceId, row.queuedAt])).toEqual([
+          ['fresh', 5000],
+          ['retried', 2000],
+        ])
+      } finally {
+        await store.close()
+      }
+    })
+
+    describe('readiness', () => {
+      it('is not ready once another process has moved the schema past its version', async () => {
+        const { schema, config } = await newSchema()
+        const store = await openIn(config)
+        try {
+          expect(await store.readiness()).toEqual({ ready: true })
+          await rawRows(`INSERT INTO ${schema}.schema_version (version, applied_at) VALUES ($1, 0)`, [
+            POSTGRES_SCHEMA_VERSION + 1,
+          ])
+          expect(await store.readiness()).toEqual({
+            ready: false,
+            reason: `the schema is at version ${POSTGRES_SCHEMA_VERSION + 1}, not ${POSTGRES_SCHEMA_VERSION}`,
+          })
+        } finally {
+          await store.close()
+        }
+      })
+
+      it('is not ready while the bus has subscribers and its connection is down, and ready once it is back', async () => {
+        const { config } = await newSchema()
+        const store = await openIn({ ...config, application_name: 'pushsync-readiness-bus' })
+        try {
+          // Nobody subscribed: the bus has no connection and needs none.
+          expect(await store.readiness()).toEqual({ ready: true })
+          const stop = store.bus?.subscribe(() => {})
+          await store.bus?.listening()
+          expect(await store.readiness()).toEqual({ ready: true })
+          // The database ends the bus's connection (a restart, a failover, an admin).
+          const ended = await rawRows(
+            `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
+             WHERE application_name = 'pushsync-readiness-bus' AND query LIKE 'LISTEN%'`,
+          )
+          expect(ended).toEqual([{ ended: true }])
+          await vi.waitUntil(async () => !(await store.readiness()).ready, { timeout: 5000, interval: 20 })
+          expect(await store.readiness()).toEqual({ ready: false, reason: 'the change bus is not listening' })
+          // It reconnects by itself after a pause.
+          await vi.waitUntil(async () => (await store.readiness()).ready, { timeout: 10_000, interval: 50 })
+          stop?.()
+        } finally {
+          await store.close()
+        }
+      })
     })
 
     it('leaves nothing of a failed transaction, and keeps its connection usable', async () => {

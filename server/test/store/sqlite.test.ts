@@ -97,7 +97,7 @@ describe('sqlite file store', () => {
       expect(raw.prepare('SELECT version FROM schema_version ORDER BY version').all()).toEqual(
         Array.from({ length: SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })),
       )
-      expect(SCHEMA_VERSION).toBe(2)
+      expect(SCHEMA_VERSION).toBe(3)
       expect(raw.pragma('journal_mode', { simple: true })).toBe('wal')
     } finally {
       raw.close()
@@ -156,6 +156,51 @@ describe('sqlite file store', () => {
       expect(await reopened.transaction((t) => t.getSetting('in flight'))).toBeUndefined()
     } finally {
       await reopened.close()
+    }
+  })
+
+  it('dates the rows waiting in an outbox of schema version 2 when it migrates it', async () => {
+    const path = tempPath()
+    await openSqliteStore(path).close()
+    // Back to version 2: the outbox without queued_at, one row never tried and one retried.
+    const raw = new Database(path)
+    raw.exec('ALTER TABLE outbox DROP COLUMN queued_at')
+    raw.exec('DELETE FROM schema_version WHERE version = 3')
+    const insert = raw.prepare(
+      `INSERT INTO outbox (device_id, dataset, identity_pool_id, identity_id, sync_count, attempts, not_before,
+        expires_at) VALUES (?, 'ds', 'pool', 'id', 1, ?, ?, ?)`,
+    )
+    const day = 86_400_000
+    insert.run('fresh', 0, 5000, 5000 + day)
+    insert.run('retried', 3, 9000, 2000 + day)
+    raw.close()
+    const store = openSqliteStore(path)
+    try {
+      const rows = await store.transaction((t) => t.dueOutbox(10_000, 10))
+      expect(rows.map((row) => [row.deviceId, row.queuedAt])).toEqual([
+        ['fresh', 5000],
+        ['retried', 2000],
+      ])
+      expect(await store.readiness()).toEqual({ ready: true })
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('is not ready once another process has moved the schema past its version', async () => {
+    const path = tempPath()
+    const store = openSqliteStore(path)
+    try {
+      expect(await store.readiness()).toEqual({ ready: true })
+      const raw = new Database(path)
+      raw.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(SCHEMA_VERSION + 1, 0)
+      raw.close()
+      expect(await store.readiness()).toEqual({
+        ready: false,
+        reason: `the schema is at version ${SCHEMA_VERSION + 1}, not ${SCHEMA_VERSION}`,
+      })
+    } finally {
+      await store.close()
     }
   })
 

@@ -30,6 +30,33 @@ export function runStoreConformance(name: string, open: () => Promise<SyncStore>
     })
     const tx = <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> => store.transaction(fn)
 
+    describe('readiness', () => {
+      it('is ready while open, also during a transaction, and not once closed', async () => {
+        expect(await store.readiness()).toEqual({ ready: true })
+        let release = () => {}
+        let inside = () => {}
+        const entered = new Promise<void>((resolve) => {
+          inside = resolve
+        })
+        const held = tx(async (t) => {
+          await t.putSetting('held', 'yes')
+          await new Promise<void>((resolve) => {
+            release = resolve
+            inside()
+          })
+        })
+        await entered
+        // A probe does not wait behind a transaction in progress.
+        expect(await store.readiness()).toEqual({ ready: true })
+        release()
+        await held
+        await store.close()
+        const closed = await store.readiness()
+        expect(closed.ready).toBe(false)
+        expect(closed).toMatchObject({ reason: expect.stringMatching(/closed/) })
+      })
+    })
+
     describe('settings', () => {
       it('round-trips and replaces values, with odd names and empty values', async () => {
         expect(await tx((t) => t.getSetting('missing'))).toBeUndefined()
@@ -716,6 +743,36 @@ export function runStoreConformance(name: string, open: () => Promise<SyncStore>
         expect(await tx((t) => t.countOutbox())).toBe(0)
       })
 
+      it('keeps the earlier queuedAt when a newer change replaces a row, and reschedules without touching it', async () => {
+        await tx((t) => t.putOutbox([outbox('d', 'ds', { syncCount: 1, queuedAt: 100, notBefore: 100 })]))
+        await tx((t) => t.putOutbox([outbox('d', 'ds', { syncCount: 2, queuedAt: 300, notBefore: 300 })]))
+        expect(await tx((t) => t.dueOutbox(1000, 10))).toEqual([
+          outbox('d', 'ds', { syncCount: 2, queuedAt: 100, notBefore: 300 }),
+        ])
+        expect(await tx((t) => t.rescheduleOutbox('d', 'ds', 2, 1, 700))).toBe(true)
+        expect(await tx((t) => t.dueOutbox(1000, 10))).toEqual([
+          outbox('d', 'ds', { syncCount: 2, queuedAt: 100, notBefore: 700, attempts: 1 }),
+        ])
+        // Once delivered, the next change of the dataset starts a row of its own time.
+        expect(await tx((t) => t.deleteOutbox('d', 'ds', 2))).toBe(true)
+        await tx((t) => t.putOutbox([outbox('d', 'ds', { syncCount: 3, queuedAt: 900, notBefore: 900 })]))
+        expect((await tx((t) => t.dueOutbox(1000, 10)))[0]?.queuedAt).toBe(900)
+      })
+
+      it('sums the outbox up: its rows and the oldest queuedAt', async () => {
+        expect(await tx((t) => t.outboxSummary())).toEqual({ rows: 0, oldestQueuedAt: undefined })
+        await tx((t) =>
+          t.putOutbox([
+            outbox('a', 'x', { queuedAt: 500 }),
+            outbox('b', 'x', { queuedAt: 40 }),
+            outbox('c', '\u0000', { queuedAt: 70_000_000_000_000 }),
+          ]),
+        )
+        expect(await tx((t) => t.outboxSummary())).toEqual({ rows: 3, oldestQueuedAt: 40 })
+        await tx((t) => t.deleteOutbox('b', 'x', 1))
+        expect(await tx((t) => t.outboxSummary())).toEqual({ rows: 2, oldestQueuedAt: 500 })
+      })
+
       it('rolls outbox writes back with their transaction', async () => {
         await tx((t) => t.putOutbox([outbox('d', 'ds', { syncCount: 1 })]))
         await expect(
@@ -1009,6 +1066,7 @@ const outbox = (deviceId: string, datasetName: string, over: Partial<OutboxRow> 
   attempts: 0,
   notBefore: 10,
   expiresAt: 1000,
+  queuedAt: 10,
   ...over,
 })
 
