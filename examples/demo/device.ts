@@ -14,9 +14,10 @@ import {
   type ConflictResolver,
   createSyncManager,
   type Dataset,
+  type DatasetStatus,
   lastWriterWins,
   localWins,
-  type PushSource,
+  type PushSourceState,
   type Resolution,
   remoteWins,
   type StorageAdapter,
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
     logger: console,
   })
   const dataset = await manager.openOrCreateDataset(DATASET)
-  const render = renderer(manager, dataset, session, storage)
+  const render = renderer(manager, dataset, session, storage, () => online)
 
   watch(manager, dataset, render)
 
@@ -131,14 +132,12 @@ async function main(): Promise<void> {
   const startPush = () => {
     setPushState('connecting')
     stopPush = manager.addPushSource(
-      observed(
-        createSsePushSource({
-          endpoint,
-          identityPoolId: POOL,
-          identityId: session.identityId,
-          getToken: () => session.token(),
-        }),
-      ),
+      createSsePushSource({
+        endpoint,
+        identityPoolId: POOL,
+        identityId: session.identityId,
+        getToken: () => session.token(),
+      }),
     )
   }
 
@@ -204,26 +203,25 @@ async function main(): Promise<void> {
   document.body.dataset.state = 'ready'
 }
 
-/** The push source, wrapped to show its connection state; everything is relayed to the manager. */
-function observed(inner: PushSource): PushSource {
-  return {
-    name: inner.name,
-    start: (sink) =>
-      inner.start({
-        get deviceId() {
-          return sink.deviceId
-        },
-        onPayload: (payload) => sink.onPayload(payload),
-        onError(error) {
-          setPushState('reconnecting')
-          sink.onError(error)
-        },
-        onConnected() {
-          setPushState('connected')
-          sink.onConnected?.()
-        },
-      }),
-  }
+/** How the page names the push source's states (`off`: switched offline, the source stopped). */
+const PUSH_STATES: Record<PushSourceState, 'connecting' | 'connected' | 'reconnecting'> = {
+  connecting: 'connecting',
+  live: 'connected',
+  offline: 'reconnecting',
+}
+
+/**
+ * What the device's sync line says, from the dataset's status and the network switch: a device that
+ * is offline or holds changes the server has not acknowledged is not "in sync", whatever its last
+ * sync did.
+ */
+function syncState(status: DatasetStatus, online: boolean): { text: string; state: string } {
+  const pending = status.pendingChanges
+  if (status.syncing) return { text: 'syncing…', state: 'syncing' }
+  if (!online) return { text: pending > 0 ? `offline · ${pending} pending` : 'offline', state: 'offline' }
+  if (status.lastError !== null) return { text: `failed: ${status.lastError.code}`, state: 'failed' }
+  if (pending > 0) return { text: `${pending} pending`, state: 'pending' }
+  return status.lastSyncedAt === 0 ? { text: '–', state: 'idle' } : { text: 'in sync', state: 'idle' }
 }
 
 function setPushState(state: 'connecting' | 'connected' | 'reconnecting' | 'off'): void {
@@ -235,14 +233,10 @@ function setPushState(state: 'connecting' | 'connected' | 'reconnecting' | 'off'
 function watch(manager: SyncManager, dataset: Dataset, render: () => void): void {
   manager.on('datasetChanged', render)
   dataset.onStatus(render)
-  manager.on('syncStarted', () => {
-    view.syncState.textContent = 'syncing…'
-    view.syncState.dataset.state = 'syncing'
-  })
+  manager.on('pushSourceStateChanged', ({ state }) => setPushState(PUSH_STATES[state]))
   manager.on('syncSucceeded', ({ result }) => {
-    view.syncState.textContent = 'in sync'
-    view.syncState.dataset.state = 'idle'
     const parts = [`lastSyncCount ${result.lastSyncCount}`]
+    if (result.path === 'pushed-changes') parts.push('applied from the push')
     if (result.pushed > 0) parts.push(`sent ${result.pushed}`)
     if (result.updatedRecords > 0) parts.push(`pulled ${result.updatedRecords}`)
     if (result.conflicts > 0) parts.push(`${result.conflicts} conflict${result.conflicts === 1 ? '' : 's'}`)
@@ -250,8 +244,6 @@ function watch(manager: SyncManager, dataset: Dataset, render: () => void): void
     render()
   })
   manager.on('syncFailed', ({ error }) => {
-    view.syncState.textContent = error.code === 'TRANSPORT_OFFLINE' ? 'offline' : 'failed'
-    view.syncState.dataset.state = 'failed'
     logSync(`✗ ${error.code}: ${error.message}`, 'failed')
     render()
   })
@@ -277,6 +269,7 @@ function renderer(
   dataset: Dataset,
   session: Session,
   storage: StorageAdapter,
+  online: () => boolean,
 ): () => void {
   let queued = false
   let drawing = Promise.resolve()
@@ -289,6 +282,9 @@ function renderer(
     view.lastSyncCount.textContent = String(lastSyncCount)
     view.pending.textContent = String(status.pendingChanges)
     view.pending.dataset.pending = String(status.pendingChanges)
+    const sync = syncState(status, online())
+    view.syncState.textContent = sync.text
+    view.syncState.dataset.state = sync.state
     drawRecords(records)
   }
   return () => {

@@ -115,10 +115,11 @@ export class BackgroundWork {
     }
     const job: Job = { name, reason, update: push?.update, adopt: push?.adopt ?? false }
     this.jobs.set(name, job)
+    // No signal per job (every queued job would listen on the session's): `dropWaiting` empties the
+    // queue when the session is cancelled, and a job that already started is cancelled by its sync.
     this.queue
-      .add(() => this.run(job), { id: name, priority: PRIORITY[reason], signal: this.context.session.signal })
+      .add(() => this.run(job), { id: name, priority: PRIORITY[reason] })
       .catch((error: unknown) => {
-        this.jobs.delete(name)
         if (!isSyncError(error, 'SYNC_CANCELLED'))
           warn(this.context, '[pushsync] background sync failed', error)
       })
@@ -144,9 +145,23 @@ export class BackgroundWork {
       throw new SyncError('TRANSPORT_OFFLINE', 'the device is offline (as its connectivity source reports)')
     }
     const signal = this.context.session.signal
-    const results = await Promise.allSettled(
-      names.map((name) => this.queue.add(() => task(name), { priority: PRIORITY.subscription, signal })),
+    const all = Promise.allSettled(
+      names.map((name) =>
+        this.queue.add(
+          () => {
+            signal.throwIfAborted()
+            return task(name)
+          },
+          { priority: PRIORITY.subscription },
+        ),
+      ),
     )
+    // A cancelled session drops the waiting tasks, whose promises then never settle: stop waiting.
+    const results = await new Promise<PromiseSettledResult<void>[]>((resolve, reject) => {
+      const cancel = () => reject(signal.reason)
+      signal.addEventListener('abort', cancel, { once: true })
+      all.then(resolve).finally(() => signal.removeEventListener('abort', cancel))
+    })
     const failed = results.find((result) => result.status === 'rejected')
     if (failed !== undefined) throw failed.reason
   }
@@ -174,12 +189,20 @@ export class BackgroundWork {
     })
   }
 
-  /** Stops the connectivity listener and the interval; queued jobs were dropped by the abort. */
+  /**
+   * Forgets what waits in the queue: the session was cancelled (a wipe, an identity change), so
+   * it was meant for data that is gone. Jobs already running are cancelled by their sync.
+   */
+  dropWaiting(): void {
+    this.queue.clear()
+    this.jobs.clear()
+  }
+
+  /** Stops the connectivity listener, the interval and the backoff, and drops what waits. */
   async stop(): Promise<void> {
     for (const stop of this.stops.splice(0)) stop()
     if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer)
-    this.queue.clear()
-    this.jobs.clear()
+    this.dropWaiting()
     await this.queue.onIdle()
   }
 

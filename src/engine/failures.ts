@@ -5,7 +5,13 @@ import { isSyncError, SyncError, TRANSPORT_ERROR_CODES } from '../errors.js'
 export function transportError(failure: TransportFailure, adapter: string, doing: string): SyncError {
   return new SyncError(TRANSPORT_ERROR_CODES[failure.kind], `${doing}: ${failure.message}`, {
     adapter,
-    details: { kind: failure.kind },
+    // The delay a throttling server asked for goes along: background work waits that long.
+    details: {
+      kind: failure.kind,
+      ...(failure.kind === 'throttled' && failure.retryAfterMs !== undefined
+        ? { retryAfterMs: failure.retryAfterMs }
+        : {}),
+    },
     ...('cause' in failure && failure.cause !== undefined ? { cause: failure.cause } : {}),
   })
 }

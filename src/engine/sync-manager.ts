@@ -174,6 +174,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
   /** Cancels what runs for the current data and waits until it has stopped writing. */
   const cancelRunning = async (reason: string) => {
     session.cancel(reason)
+    background.dropWaiting()
     await context.datasets.idle()
   }
   const localNames = async () =>

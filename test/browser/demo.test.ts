@@ -52,6 +52,7 @@ function device(surface: Page | FrameLocator) {
     lastSyncCount: () => number('last-sync-count'),
     pending: () => number('pending'),
     pushState: () => byId('push-state').getAttribute('data-state'),
+    syncState: () => byId('sync-state').getAttribute('data-state'),
     /** The value shown for `key`, or undefined when the device has no such record. */
     async value(key: string): Promise<string | undefined> {
       if ((await row(key).count()) === 0) return undefined
@@ -164,6 +165,8 @@ describe.skipIf(skipBrowserTests)('the demo in Chromium', () => {
     await b.set('language', 'fr')
     await expect.poll(() => b.record('language')).toEqual({ value: 'fr', pending: true })
     await expect.poll(() => b.pending()).toBe(1)
+    // Offline with a change the server has not seen: not "in sync", whatever the last sync did.
+    await expect.poll(() => b.syncState()).toBe('offline')
     expect(await a.value('language')).toBeUndefined()
     // Offline means no network: the transport was not let through and the push stream is closed.
     expect(apiRequests).toEqual([])
@@ -171,6 +174,7 @@ describe.skipIf(skipBrowserTests)('the demo in Chromium', () => {
     await b.setOnline(true)
     await expect.poll(() => a.value('language'), PUSH_WAIT).toBe('fr')
     await expect.poll(() => b.pending(), PUSH_WAIT).toBe(0)
+    await expect.poll(() => b.syncState(), PUSH_WAIT).toBe('idle')
     expect(apiRequests.length).toBeGreaterThan(0)
     await inSync(a, b, { language: 'fr' })
     expect(pageErrors).toEqual([])

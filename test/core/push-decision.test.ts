@@ -376,3 +376,52 @@ describe('pushedChangesToApply', () => {
     }
   })
 })
+
+describe('decidePushSync: a deletion of a dataset the device does not hold', () => {
+  it('is ignored as deleted, whatever the counts; a held dataset still syncs on it', () => {
+    fc.assert(
+      fc.property(update, fc.nat(20), fc.boolean(), (u, lastSyncCount, syncing) => {
+        const deletion = { ...u, deleted: true as const }
+        const notHeld = { ...stateFor(u, 0, syncing), held: false }
+        const decision = decidePushSync(notHeld, encodePushPayload(deletion, 'json'))
+        expect(decision).toMatchObject({ action: 'ignore', reason: 'deleted' })
+        // A device that holds the dataset must learn of the deletion: the ordinary rules decide.
+        const held = { ...stateFor(u, lastSyncCount, syncing), held: true }
+        expect(decidePushSync(held, encodePushPayload(deletion, 'json'))).toEqual(decidePushSync(held, u))
+        // Without the mark (Cognito's payloads never carry it) a device without a copy still syncs.
+        if (u.syncCount > 0) expect(decidePushSync(notHeld, u).action).not.toBe('ignore')
+      }),
+    )
+  })
+
+  it('reads the mark only when it is exactly true, and it replaces any changes', () => {
+    const base = {
+      source: 'cognito-sync',
+      identityPoolId: POOL,
+      identityId: POOL,
+      datasetName: 'scratch',
+      syncCount: 2,
+    }
+    for (const mark of ['true', 1, {}, null]) {
+      const parsed = decidePushSync(
+        { ...stateFor(base as PushSyncUpdate, 0, false), held: false },
+        { ...base, deleted: mark },
+      )
+      expect(parsed.action).toBe('sync')
+    }
+    const withChanges = {
+      ...base,
+      deleted: true,
+      changes: { after: 1, records: [{ Key: 'k', SyncCount: 2 }] },
+    }
+    expect(
+      JSON.parse(JSON.stringify(encodePushPayload({ ...(base as PushSyncUpdate), deleted: true }, 'json'))),
+    ).toEqual({
+      ...base,
+      deleted: true,
+    })
+    expect(
+      decidePushSync({ ...stateFor(base as PushSyncUpdate, 0, false), held: false }, withChanges),
+    ).toMatchObject({ action: 'ignore', reason: 'deleted' })
+  })
+})

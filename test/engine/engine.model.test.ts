@@ -1,23 +1,39 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ConflictResolver, RecordPatch, RemoteRecord } from '../../src/index.js'
-import { lastWriterWins } from '../../src/index.js'
+import { createMemoryStorage } from '../../adapters/storage/memory/index.js'
+import type {
+  Conflict,
+  Dataset,
+  RecordPatch,
+  RemoteRecord,
+  StorageAdapter,
+  SyncConflict,
+  SyncManager,
+  SyncManagerOptions,
+} from '../../src/index.js'
+import { isSyncError, lastWriterWins } from '../../src/index.js'
 import { interceptTransport, offline, startServer, type TestServer } from './harness.js'
 
 /**
  * Two or three devices of one identity against the real server, with random writes, removes and
- * synchronizes, some run at the same time, and transport failures before a request reaches the
- * server and after it committed (the answer lost). After a final quiet round every device must
- * equal the server, and every write the app made must have reached the server or been handed to
- * a conflict resolver.
+ * synchronizes, some run at the same time, transport failures before a request reaches the server
+ * and after it committed (the answer lost), pushes whose syncs run in the background while the
+ * steps go on, and devices closed in the middle of a sync and started again on the same storage.
+ * Conflicts are decided by the manager's handlers (a resolver or an `onConflict`), never by a call's
+ * options, so the syncs a push starts use them too; every device has listeners that throw. After a
+ * final quiet round every device must equal the server, and every write the app made must have
+ * reached the server or been handed to a conflict handler.
  */
 
 type Fault = 'none' | 'offline-before-pull' | 'offline-before-push' | 'lost-ack'
+type Handler = 'resolver' | 'onConflict'
 
 type Step =
   | { readonly kind: 'write'; readonly device: number; readonly key: string; readonly value: string | null }
   | { readonly kind: 'sync'; readonly devices: readonly number[]; readonly fault: Fault }
   | { readonly kind: 'push'; readonly device: number }
+  /** Starts a sync on the device and closes it while the sync runs; a new manager opens the same storage. */
+  | { readonly kind: 'restart'; readonly device: number }
 
 const key = fc.constantFrom('a', 'b', 'c', '__proto__')
 const value = fc.oneof(fc.constantFrom('x', 'y', ''), fc.string({ maxLength: 3 }), fc.constant(null))
@@ -42,7 +58,45 @@ const step = (devices: number): fc.Arbitrary<Step> =>
       }),
     },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('push' as const), device: fc.nat(devices - 1) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant('restart' as const), device: fc.nat(devices - 1) }),
+    },
   )
+
+/**
+ * One storage that outlives the managers on it, as a device's database outlives the app: each
+ * manager gets a handle that its `close()` closes, and a handle used after that is counted.
+ */
+function durableStorage() {
+  const inner = createMemoryStorage()
+  const late = { writes: 0 }
+  const handle = (): StorageAdapter => {
+    let closed = false
+    return {
+      name: inner.name,
+      read: (fn) => inner.read(fn),
+      write: (fn) => {
+        if (closed) late.writes++
+        return inner.write(fn)
+      },
+      close: async () => {
+        closed = true
+      },
+    }
+  }
+  return { handle, late }
+}
+
+/** Waits until no sync runs or waits on the device, in the app's calls or in its background queue. */
+async function settled(device: SyncManager, ds: Dataset): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    const { background } = device.getStatus()
+    if (background.running === 0 && background.waiting === 0 && !ds.getStatus().syncing) return
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+  throw new Error('the device did not settle')
+}
 
 let server: TestServer
 beforeAll(async () => {
@@ -56,17 +110,25 @@ describe('engine model: devices of one identity against the real server', () => 
   it('converges after a quiet round and loses no write', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc
-          .integer({ min: 2, max: 3 })
-          .chain((devices) => fc.tuple(fc.constant(devices), fc.array(step(devices), { maxLength: 25 }))),
-        async ([deviceCount, steps]) => {
+        fc.integer({ min: 2, max: 3 }).chain((devices) =>
+          fc.tuple(
+            fc.constant(devices),
+            fc.array(fc.constantFrom<Handler>('resolver', 'onConflict'), {
+              minLength: devices,
+              maxLength: devices,
+            }),
+            fc.array(step(devices), { maxLength: 25 }),
+          ),
+        ),
+        async ([deviceCount, handlers, steps]) => {
           const identity = await server.newIdentity()
           const accepted = new Set<string>()
           const handedToResolver = new Set<string>()
           const faults: Fault[] = Array.from({ length: deviceCount }, () => 'none')
           const note = (k: string, v: string | null) => `${k}=${v === null ? '∅' : JSON.stringify(v)}`
+          const storages = Array.from({ length: deviceCount }, () => durableStorage())
 
-          const devices = Array.from({ length: deviceCount }, (_, index) => {
+          const startDevice = (index: number): SyncManager => {
             const transport = interceptTransport(server.transport(identity), async (call) => {
               const fault = faults[index]
               if (call.method === 'listRecords' && fault === 'offline-before-pull') return offline()
@@ -81,12 +143,36 @@ describe('engine model: devices of one identity against the real server', () => 
               }
               return result
             })
-            const resolver: ConflictResolver = (conflict) => {
+            const decide = (conflict: Conflict) => {
               handedToResolver.add(note(conflict.key, conflict.local.value))
               return lastWriterWins(conflict)
             }
-            return server.device(identity, { transport, conflictResolver: resolver })
-          })
+            const onConflict = (conflicts: readonly SyncConflict[]) => {
+              for (const conflict of conflicts) {
+                const resolution = decide(conflict)
+                if (resolution.kind === 'local') conflict.resolveWithLocal()
+                else if (resolution.kind === 'remote') conflict.resolveWithRemote()
+                else conflict.resolveWithValue(resolution.value)
+              }
+            }
+            const options: Partial<SyncManagerOptions> =
+              handlers[index] === 'onConflict' ? { onConflict } : { conflictResolver: decide }
+            const storage = storages[index]?.handle() ?? createMemoryStorage()
+            const manager = server.device(identity, {
+              transport,
+              storage,
+              logger: { warn: () => {} },
+              ...options,
+            })
+            // Listeners that throw must change nothing.
+            for (const name of ['datasetChanged', 'syncSucceeded', 'conflict'] as const) {
+              manager.on(name, () => {
+                throw new Error(`a broken ${name} listener`)
+              })
+            }
+            return manager
+          }
+          const devices = Array.from({ length: deviceCount }, (_, index) => startDevice(index))
           const datasets = await Promise.all(devices.map((device) => device.openOrCreateDataset('model')))
           const writes: Array<{ device: number; note: string }> = []
 
@@ -103,8 +189,9 @@ describe('engine model: devices of one identity against the real server', () => 
               for (const index of current.devices) faults[index] = current.fault
               await Promise.allSettled(current.devices.map((index) => datasets[index]?.synchronize()))
               for (const index of current.devices) faults[index] = 'none'
-            } else {
-              // A push telling the device the dataset moved on: it syncs only if it is behind.
+            } else if (current.kind === 'push') {
+              // A push telling the device the dataset moved on: it syncs in the background, if behind,
+              // while the next steps go on.
               const manager = devices[current.device]
               if (manager === undefined) continue
               const count = await datasets[(current.device + 1) % deviceCount]?.getLastSyncCount()
@@ -117,10 +204,25 @@ describe('engine model: devices of one identity against the real server', () => 
                   syncCount: String(Math.max(0, count ?? 0)),
                 }),
               )
+            } else {
+              const manager = devices[current.device]
+              const ds = datasets[current.device]
+              if (manager === undefined || ds === undefined) continue
+              const syncing = ds.synchronize().then(
+                () => 'done',
+                (error: unknown) => (isSyncError(error, 'SYNC_CANCELLED') ? 'cancelled' : 'failed'),
+              )
+              await manager.close()
+              expect(['done', 'cancelled']).toContain(await syncing)
+              devices[current.device] = startDevice(current.device)
+              datasets[current.device] = await (devices[current.device] as SyncManager).openOrCreateDataset(
+                'model',
+              )
             }
           }
 
-          // Quiet rounds: every device syncs until nobody has anything pending.
+          // Quiet rounds: the background syncs end, then every device syncs until nobody has anything pending.
+          for (const [index, device] of devices.entries()) await settled(device, datasets[index] as Dataset)
           for (let round = 0; round < 3; round++) {
             for (const ds of datasets) await ds.synchronize()
           }
@@ -149,6 +251,8 @@ describe('engine model: devices of one identity against the real server', () => 
           })
           await Promise.all(devices.map((device) => device.close()))
           await reference.close()
+          // No manager wrote to its storage once its close() had resolved.
+          expect(storages.map((storage) => storage.late.writes)).toEqual(storages.map(() => 0))
         },
       ),
     )

@@ -202,4 +202,65 @@ describe('push over SSE', () => {
     expect(pullsBefore).toBeGreaterThan(pullsWhenCurrent)
     await Promise.all([a.close(), b.close()])
   })
+
+  it('does not push a device its own dataset deletion, and a deleted dataset never comes back', async () => {
+    const { identityId, sessionToken } = await newIdentity(url)
+    const options = { endpoint: url, identityPoolId: POOL, identityId, getToken: () => sessionToken }
+    const callsOfA: string[] = []
+    const a = createSyncManager({
+      identityPoolId: POOL,
+      identityId,
+      storage: createMemoryStorage(),
+      transport: interceptTransport(createHttpTransport(options), (call) => {
+        callsOfA.push(call.method)
+        return call.proceed()
+      }),
+    })
+    const b = createSyncManager({
+      identityPoolId: POOL,
+      identityId,
+      storage: createMemoryStorage(),
+      transport: createHttpTransport(options),
+    })
+    const pushA = observed(createSsePushSource(options))
+    const pushB = observed(createSsePushSource(options))
+    a.addPushSource(pushA.source)
+    b.addPushSource(pushB.source)
+    await until(() => pushA.seen.connects === 1 && pushB.seen.connects === 1)
+    const deletedOnB: Array<{ keys: readonly string[]; source: string }> = []
+    const emptyChanges: unknown[] = []
+    b.on('datasetDeleted', (event) => deletedOnB.push(event))
+    b.on('datasetChanged', (event) => {
+      if (event.keys.length === 0) emptyChanges.push(event)
+    })
+
+    const ds = await a.openOrCreateDataset('scratch')
+    await ds.put('s', '1')
+    await ds.synchronize()
+    const dsB = await b.openOrCreateDataset('scratch')
+    await until(async () => (await dsB.get('s')) === '1')
+    await ds.delete()
+    expect(await ds.synchronize()).toMatchObject({ deleted: true })
+    callsOfA.length = 0
+
+    // B hears of the deletion and follows it; by then A would have heard of it too.
+    await until(() => deletedOnB.length === 1)
+    expect(deletedOnB).toEqual([{ dataset: 'scratch', keys: ['s'], source: 'remote' }])
+    expect(emptyChanges).toEqual([])
+    const deletion = pushB.seen.payloads.map((payload) => JSON.parse(payload as string)).at(-1)
+    expect(deletion).toMatchObject({ datasetName: 'scratch', syncCount: 2, deleted: true })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(pushA.seen.payloads).toEqual([])
+    expect(callsOfA).toEqual([])
+    expect(await a.listDatasets()).toEqual([])
+    expect(await b.listDatasets()).toEqual([])
+
+    // A reconnecting stream opens with the counts of the datasets that exist: still nothing to bring back.
+    const again = observed(createSsePushSource(options))
+    a.addPushSource(again.source)
+    await until(() => again.seen.connects === 1)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(await a.listDatasets()).toEqual([])
+    await Promise.all([a.close(), b.close()])
+  })
 })

@@ -20,7 +20,7 @@ export interface EventsRequest {
 type SyncEvent = Pick<
   DatasetChange,
   'identityPoolId' | 'identityId' | 'datasetName' | 'syncCount' | 'written'
->
+> & { readonly kind?: DatasetChange['kind'] }
 
 /**
  * Largest change (keys and values, UTF-16 code units) sent along with its event: a settings edit
@@ -115,11 +115,17 @@ const encoded = new WeakMap<SyncEvent, string>()
 function eventData(event: SyncEvent): string {
   const known = encoded.get(event)
   if (known !== undefined) return known
-  const { written, ...update } = event
+  const { written, kind, identityPoolId, identityId, datasetName, syncCount } = event
+  // A deletion says so: a device that holds no copy of the dataset (its own deletion, say) then
+  // has nothing to fetch.
   const payload = encodePushPayload(
     {
       source: 'cognito-sync',
-      ...update,
+      identityPoolId,
+      identityId,
+      datasetName,
+      syncCount,
+      ...(kind === 'deleted' ? { deleted: true as const } : {}),
       ...(written === undefined || changeSize(written.records) > MAX_PUSHED_CHANGE_SIZE
         ? {}
         : { changes: { after: written.after, records: written.records } }),

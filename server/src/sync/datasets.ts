@@ -1,4 +1,4 @@
-import { resourceNotFound } from '../errors.js'
+import { invalidParameter, resourceNotFound } from '../errors.js'
 import {
   authorizeIdentity,
   checkDatasetName,
@@ -33,13 +33,18 @@ export async function describeDataset(
  * DeleteDataset: removes the records and marks the dataset deleted, keeping its counter. The
  * deletion itself takes a sync count, so a device that had synced up to the last write still sees
  * `DatasetDeletedAfterRequestedSyncCount` once the dataset is re-created, and drops the old records.
+ *
+ * `deviceId` (query `deviceId`, which Cognito's API does not have and AWS SDK clients do not send)
+ * names the deleting device, as UpdateRecords' DeviceId does: it is not pushed its own deletion.
  */
 export async function deleteDataset(
   context: OperationContext,
-  input: DatasetInput,
+  input: DatasetInput & { readonly deviceId?: string | undefined },
 ): Promise<{ Dataset: WireDataset }> {
   authorizeIdentity(context.principal, input.identityPoolId, input.identityId)
   const name = checkDatasetName(input.datasetName, context)
+  if (input.deviceId !== undefined && input.deviceId.length > 256)
+    throw invalidParameter('deviceId must be at most 256 characters')
   return context.store
     .transaction(
       async (tx) => {
@@ -62,7 +67,7 @@ export async function deleteDataset(
           identityId: input.identityId,
           datasetName: name,
           syncCount: deletedAt,
-          originDeviceId: null,
+          originDeviceId: input.deviceId === undefined || input.deviceId === '' ? null : input.deviceId,
           kind: 'deleted' as const,
         }
         await context.changes?.inTransaction?.(tx, change)
