@@ -49,11 +49,18 @@ export class CognitoError extends Error {
   override readonly name = 'CognitoError'
   readonly type: CognitoErrorType
   readonly status: number
+  /** Sent as `Retry-After` (whole seconds): when a throttled request would be let through. */
+  readonly retryAfterSeconds: number | undefined
 
-  constructor(type: CognitoErrorType, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+  constructor(
+    type: CognitoErrorType,
+    message: string,
+    options?: { readonly cause?: unknown; readonly retryAfterSeconds?: number },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.type = type
     this.status = STATUS[type]
+    this.retryAfterSeconds = options?.retryAfterSeconds
   }
 }
 
@@ -61,3 +68,8 @@ export const invalidParameter = (message: string) => new CognitoError('InvalidPa
 export const notAuthorized = (message: string) => new CognitoError('NotAuthorizedException', message)
 export const resourceNotFound = (message: string) => new CognitoError('ResourceNotFoundException', message)
 export const limitExceeded = (message: string) => new CognitoError('LimitExceededException', message)
+/** Cognito's throttling answer (429), with the wait until a token is back rounded up to seconds. */
+export const throttled = (waitMs: number) =>
+  new CognitoError('TooManyRequestsException', 'Rate exceeded', {
+    retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
+  })

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
+import type { Registry } from 'prom-client'
 import { type Limits, resolveLimits } from 'pushsync/core'
 import { createAuthenticator, type JwtBearerOptions } from './auth/authenticate.js'
 import { createCredentialIssuer } from './auth/credentials.js'
@@ -12,6 +13,9 @@ import {
   handleIdentityRequest,
   type LoginIssuer,
 } from './identity/cognito-identity.js'
+import { type LogLevel, resolveLogger, type ServerLogger, serializeError } from './ops/logger.js'
+import { createServerMetrics, NO_METRICS, type ServerMetrics } from './ops/metrics.js'
+import { createRequestThrottle, type RequestThrottle, type ThrottleOptions } from './ops/throttle.js'
 import { combineChangeListeners } from './push/change.js'
 import { joinChangeBus } from './push/change-bus.js'
 import { createPushDispatcher } from './push/dispatcher.js'
@@ -89,18 +93,47 @@ export interface SyncServerOptions {
   readonly corsOrigins?: readonly string[]
   /** Reports unexpected errors: those answered as 500 InternalErrorException and those of push delivery. */
   readonly onError?: (error: unknown) => void
+  /**
+   * Where the server logs one line per request (request id, operation, status, duration) and its
+   * unexpected errors: a level (`info`, `debug`...) for JSON lines on stderr, or a pino logger (or
+   * any with pino's `(fields, message)` methods). Default: nothing is logged.
+   */
+  readonly logger?: ServerLogger | LogLevel
+  /**
+   * Prometheus metrics, default off. On, `server.metrics` answers `GET /metrics`, which
+   * `listenMetrics` serves on a port of its own: the API's port never does.
+   */
+  readonly metrics?: boolean | { readonly processMetrics?: boolean }
+  /**
+   * Token buckets answered with `TooManyRequestsException`: guest `GetId` per client address, and
+   * requests per identity. Default: no throttling (the command turns on `DEFAULT_THROTTLE`).
+   */
+  readonly throttle?: ThrottleOptions
+  /**
+   * The server is behind one reverse proxy that appends the client's address to `X-Forwarded-For`:
+   * throttling reads the address there. Default false (the socket's peer), since any client can
+   * send that header.
+   */
+  readonly trustProxy?: boolean
   /** The clock, in epoch milliseconds; tests pass their own. */
   readonly now?: () => number
+}
+
+export interface ListeningAddress {
+  readonly host: string
+  readonly port: number
+  readonly url: string
 }
 
 export interface SyncServer {
   /** The web-standard handler: usable with any runtime's HTTP server. */
   readonly fetch: (request: Request) => Promise<Response>
   /** Starts an HTTP server; port 0 picks a free port. */
-  listen(
-    port?: number,
-    host?: string,
-  ): Promise<{ readonly host: string; readonly port: number; readonly url: string }>
+  listen(port?: number, host?: string): Promise<ListeningAddress>
+  /** With `metrics` on: the registry, and a handler answering `GET /metrics` (404 elsewhere). */
+  readonly metrics: { readonly registry: Registry; fetch(request: Request): Promise<Response> } | undefined
+  /** Starts an HTTP server answering only `GET /metrics`; needs the `metrics` option. */
+  listenMetrics(port?: number, host?: string): Promise<ListeningAddress>
   /** Stops accepting connections, ends open ones and closes the store. */
   close(): Promise<void>
   readonly store: SyncStore
@@ -110,8 +143,30 @@ const TOKEN_SECRET_SETTING = 'token-secret'
 const CLOSE_GRACE_MS = 5000
 
 export async function createSyncServer(options: SyncServerOptions = {}): Promise<SyncServer> {
-  const store = typeof options.db === 'object' ? options.db : await openStore(options.db ?? './pushsync.db')
+  const openedStore =
+    typeof options.db === 'object' ? options.db : await openStore(options.db ?? './pushsync.db')
   const now = options.now ?? Date.now
+  const logger = resolveLogger(options.logger)
+  const onError = (message: string) => (error: unknown) => {
+    logger.error({ error: serializeError(error) }, message)
+    options.onError?.(error)
+  }
+  const throttle = options.throttle === undefined ? undefined : createRequestThrottle(options.throttle)
+  const events = createSseHub(
+    options.sseHeartbeatMs === undefined ? {} : { heartbeatMs: options.sseHeartbeatMs },
+  )
+  const metrics: ServerMetrics =
+    options.metrics === undefined || options.metrics === false
+      ? NO_METRICS
+      : createServerMetrics({
+          store: openedStore,
+          openStreams: () => events.connectionCount(),
+          throttleKeys: () => throttle?.sizes() ?? { guestGetId: 0, identity: 0 },
+          now,
+          onError: onError('the outbox could not be read for metrics'),
+          ...(options.metrics === true ? {} : options.metrics),
+        })
+  const store = metrics.instrument(openedStore)
   const tokenSecret = options.tokenSecret ?? (await storedTokenSecret(store))
   const credentials = createCredentialIssuer(tokenSecret)
   const sessions = createSessionTokens(tokenSecret)
@@ -123,9 +178,6 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     ...(options.bearerJwt === undefined ? {} : { bearerJwt: options.bearerJwt }),
     now,
   })
-  const events = createSseHub(
-    options.sseHeartbeatMs === undefined ? {} : { heartbeatMs: options.sseHeartbeatMs },
-  )
   const apns = options.apns === undefined ? undefined : createApnsSender({ ...options.apns, now })
   const pushSenders = [
     ...(options.pushSenders ?? []),
@@ -143,7 +195,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     store,
     senders: pushSenders,
     now,
-    ...(options.onError === undefined ? {} : { onError: options.onError }),
+    onError: onError('push delivery failed'),
+    onOutcome: (platform, outcome) => metrics.push(platform ?? 'unknown', outcome),
   })
   // Several processes on one store (PostgreSQL): changes committed elsewhere reach this process's
   // live connections and wake its dispatcher too.
@@ -182,6 +235,10 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     ...(options.site === undefined ? {} : { site: options.site }),
     ...(options.corsOrigins === undefined ? {} : { corsOrigins: options.corsOrigins }),
     ...(options.onError === undefined ? {} : { onError: options.onError }),
+    logger,
+    metrics,
+    ...(throttle === undefined ? {} : { throttle: throttle satisfies RequestThrottle }),
+    trustProxy: options.trustProxy ?? false,
   })
   // Started at once: rows a previous run committed but did not deliver go out after a restart. Without
   // senders it stays idle, so such rows wait for a run that can deliver them instead of being dropped.
@@ -190,45 +247,93 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   // On Node the handler also gets the raw request, so bodies are read without a web Request copy.
   const nodeFetch = async (request: Request, env: unknown) => app.fetch(request, env)
 
-  let http: ReturnType<typeof serve> | undefined
+  const registry = metrics.registry
+  const metricsEndpoint =
+    registry === undefined
+      ? undefined
+      : { registry, fetch: async (request: Request) => metricsResponse(registry, request) }
+
+  let http: HttpServer | undefined
+  let metricsHttp: HttpServer | undefined
   return {
     fetch,
     store,
-    listen(port = 0, host = '127.0.0.1') {
-      return new Promise((resolve, reject) => {
-        const server = serve({ fetch: nodeFetch, port, hostname: host }, (info: AddressInfo) => {
-          const shownHost = info.family === 'IPv6' ? `[${info.address}]` : info.address
-          resolve({ host: info.address, port: info.port, url: `http://${shownHost}:${info.port}` })
-        })
-        server.once('error', reject)
-        http = server
-      })
+    metrics: metricsEndpoint,
+    async listen(port = 0, host = '127.0.0.1') {
+      const started = await startHttp(nodeFetch, port, host)
+      http = started.server
+      logger.info({ url: started.address.url }, 'listening')
+      return started.address
+    },
+    async listenMetrics(port = 0, host = '127.0.0.1') {
+      if (metricsEndpoint === undefined) throw new Error('listenMetrics needs the metrics option')
+      const started = await startHttp(metricsEndpoint.fetch, port, host)
+      metricsHttp = started.server
+      logger.info({ url: `${started.address.url}/metrics` }, 'metrics listening')
+      return started.address
     },
     async close() {
       bus?.stop()
       // Event streams never end by themselves: without this the close would wait out the grace period.
       events.close()
-      const server = http
+      const servers = [http, metricsHttp]
       http = undefined
-      if (server !== undefined) {
-        // Stop accepting, let requests in flight finish, drop idle keep-alive connections; after a
-        // grace period, end whatever is left so a stuck client cannot hold the shutdown.
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            if ('closeAllConnections' in server) server.closeAllConnections()
-          }, CLOSE_GRACE_MS)
-          server.close(() => {
-            clearTimeout(timer)
-            resolve()
-          })
-          if ('closeIdleConnections' in server) server.closeIdleConnections()
-        })
-      }
+      metricsHttp = undefined
+      await Promise.all(servers.map((server) => (server === undefined ? undefined : closeHttp(server))))
       await dispatcher.stop()
       await apns?.close()
       await store.close()
     },
   }
+}
+
+type HttpServer = ReturnType<typeof serve>
+
+/** An HTTP server on `port` (0: a free one); rejects with the listen error (EADDRINUSE...). */
+function startHttp(
+  fetch: (request: Request, env: unknown) => Promise<Response>,
+  port: number,
+  host: string,
+): Promise<{ server: HttpServer; address: ListeningAddress }> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, port, hostname: host }, (info: AddressInfo) => {
+      server.off('error', reject)
+      const shownHost = info.family === 'IPv6' ? `[${info.address}]` : info.address
+      resolve({
+        server,
+        address: { host: info.address, port: info.port, url: `http://${shownHost}:${info.port}` },
+      })
+    })
+    server.once('error', reject)
+  })
+}
+
+/**
+ * Stops accepting, lets requests in flight finish, drops idle keep-alive connections; after a grace
+ * period, ends whatever is left so a stuck client cannot hold the shutdown.
+ */
+function closeHttp(server: HttpServer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      if ('closeAllConnections' in server) server.closeAllConnections()
+    }, CLOSE_GRACE_MS)
+    server.close(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+    if ('closeIdleConnections' in server) server.closeIdleConnections()
+  })
+}
+
+/** `GET /metrics` (and HEAD) in Prometheus's text format; every other request is 404. */
+async function metricsResponse(registry: Registry, request: Request): Promise<Response> {
+  const { pathname } = new URL(request.url)
+  if (pathname !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD'))
+    return new Response('Not found: metrics are at GET /metrics\n', { status: 404 })
+  const text = await registry.metrics()
+  return new Response(request.method === 'HEAD' ? null : text, {
+    headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' },
+  })
 }
 
 /** The secret is made once per database, so tokens and credentials survive a restart. */

@@ -3,7 +3,12 @@ import { type Context, Hono } from 'hono'
 import { cors } from 'hono/cors'
 import type { Limits } from 'pushsync/core'
 import type { Principal } from '../auth/principal.js'
-import { CognitoError } from '../errors.js'
+import { CognitoError, throttled } from '../errors.js'
+import { addressKey, clientAddress } from '../ops/client-address.js'
+import { createReadinessCheck, type HealthAnswer, liveness } from '../ops/health.js'
+import { type ServerLogger, SILENT_LOGGER, serializeError } from '../ops/logger.js'
+import { NO_METRICS, type ServerMetrics } from '../ops/metrics.js'
+import type { RequestThrottle, ThrottleKind } from '../ops/throttle.js'
 import type { ChangeListener } from '../push/change.js'
 import type { SseHub } from '../push/sse-hub.js'
 import type { SyncStore } from '../store/contract.js'
@@ -67,22 +72,78 @@ export interface AppDependencies {
   readonly site?: SiteHandler
   /** Origins whose pages may call the API (CORS); see SyncServerOptions.corsOrigins. */
   readonly corsOrigins?: readonly string[]
+  /** One line per request, and the unexpected errors; silent without it. */
+  readonly logger?: ServerLogger
+  /** Request counts and durations; none without it. */
+  readonly metrics?: ServerMetrics
+  /** Token buckets for guest GetId (per address) and per identity; no throttling without it. */
+  readonly throttle?: RequestThrottle
+  /** Read the client's address from X-Forwarded-For's last entry (behind one reverse proxy). */
+  readonly trustProxy?: boolean
+}
+
+interface AppEnv {
+  Variables: {
+    /** Returned as `x-amzn-RequestId` and written on the request's log line. */
+    requestId: string
+    /** The Cognito operation (ListRecords, GetId...) or our route's name: a metrics label. */
+    operation: string | undefined
+    /** The identity an authenticated request acts as, or `developer`. */
+    principal: string | undefined
+  }
 }
 
 /** Serves pages next to the API: a response, or `undefined` to leave the request to the API. */
 export type SiteHandler = (request: Request) => Response | undefined | Promise<Response | undefined>
 
-type Handler = (context: OperationContext, c: Context, body: unknown) => Promise<object>
+type Handler = (context: OperationContext, c: Context<AppEnv>, body: unknown) => Promise<object>
 
 /**
  * The HTTP face of the server: Cognito Sync's REST routes (spec §2.1) and Cognito Identity's JSON
  * endpoint. Path parameters arrive percent-decoded (`us-east-1%3A...` is `us-east-1:...`), query
  * names are lowerCamel, bodies PascalCase, and every error has Cognito's shape.
  */
-export function createApp(deps: AppDependencies): Hono {
-  const app = new Hono()
+export function createApp(deps: AppDependencies): Hono<AppEnv> {
+  const app = new Hono<AppEnv>()
+  const logger = deps.logger ?? SILENT_LOGGER
+  const metrics = deps.metrics ?? NO_METRICS
+  const reportError = (error: unknown, c: Context<AppEnv>) => {
+    logger.error(
+      { requestId: c.get('requestId'), operation: c.get('operation'), error: serializeError(error) },
+      'internal error',
+    )
+    deps.onError?.(error)
+  }
 
-  app.onError((error, c) => errorResponse(c, error, deps.onError))
+  // First, so that every answer (CORS preflights and errors included) has a request id, a log
+  // line and its place in the metrics.
+  app.use('*', async (c, next) => {
+    const started = performance.now()
+    const requestId = deps.randomId()
+    c.set('requestId', requestId)
+    c.header('x-amzn-RequestId', requestId)
+    await next()
+    // Responses made without the context (a site's page) get the id too.
+    if (!c.res.headers.has('x-amzn-RequestId')) c.header('x-amzn-RequestId', requestId)
+    const seconds = (performance.now() - started) / 1000
+    const operation = c.get('operation') ?? (c.req.method === 'OPTIONS' ? 'Preflight' : 'Unknown')
+    const status = c.res.status
+    metrics.request(operation, status, seconds)
+    const errorType = c.res.headers.get('x-amzn-ErrorType')
+    const principal = c.get('principal')
+    const line = {
+      requestId,
+      operation,
+      status,
+      durationMs: Math.round(seconds * 100_000) / 100,
+      ...(principal === undefined ? {} : { principal }),
+      ...(errorType === null ? {} : { errorType }),
+    }
+    // Probes come every few seconds: their lines would bury the requests.
+    if (operation === 'Healthz' || operation === 'Readyz') logger.debug(line, 'request')
+    else logger.info(line, 'request')
+  })
+  app.onError((error, c) => errorResponse(c, error, reportError))
   if (deps.corsOrigins !== undefined && deps.corsOrigins.length > 0) app.use('*', corsFor(deps.corsOrigins))
   app.notFound(async (c) => {
     // The site only gets what the API leaves: GET and HEAD of paths outside its own. Its failures
@@ -90,7 +151,10 @@ export function createApp(deps: AppDependencies): Hono {
     const site = deps.site
     if (site !== undefined && (c.req.method === 'GET' || c.req.method === 'HEAD') && !isApiPath(c.req.path)) {
       const response = await site(c.req.raw)
-      if (response !== undefined) return response
+      if (response !== undefined) {
+        c.set('operation', 'Site')
+        return response
+      }
     }
     return errorResponse(
       c,
@@ -98,16 +162,31 @@ export function createApp(deps: AppDependencies): Hono {
     )
   })
 
-  const authenticated = async (c: Context) => {
+  /** Refuses the request when `key`'s bucket of that kind is empty: before any work that costs. */
+  const throttle = (kind: ThrottleKind, key: string) => {
+    const waitMs = deps.throttle?.take(kind, key, deps.now()) ?? 0
+    if (waitMs === 0) return
+    metrics.throttled(kind)
+    throw throttled(waitMs)
+  }
+
+  const authenticated = async (c: Context<AppEnv>) => {
     const request = await rawRequest(c, deps.bodyLimit)
     const principal = await deps.authenticate(request)
-    if (principal.kind === 'identity') await refuseMergedIdentity(deps.store, principal.identityId)
+    if (principal.kind === 'identity') {
+      c.set('principal', principal.identityId)
+      throttle('identity', principal.identityId)
+      await refuseMergedIdentity(deps.store, principal.identityId)
+    } else {
+      c.set('principal', 'developer')
+    }
     return { request, principal }
   }
 
   const operation =
-    (handler: Handler) =>
-    async (c: Context): Promise<Response> => {
+    (name: string, handler: Handler) =>
+    async (c: Context<AppEnv>): Promise<Response> => {
+      c.set('operation', name)
       const { request, principal } = await authenticated(c)
       const context: OperationContext = {
         store: deps.store,
@@ -128,34 +207,62 @@ export function createApp(deps: AppDependencies): Hono {
   const dataset = (c: Context) => ({ ...identity(c), datasetName: c.req.param('dataset') ?? '' })
   const query = (c: Context, name: string) => c.req.query(name)
 
-  app.get(VAPID_PUBLIC_KEY_PATH, vapidPublicKeyHandler(deps.vapidPublicKey))
+  // Health probes: unauthenticated, cheap, outside the API's paths; routes, so a site never shadows them.
+  const readiness = createReadinessCheck(() => deps.store.readiness())
+  const health = (c: Context<AppEnv>, answer: HealthAnswer) =>
+    c.json(answer.body, answer.status, { 'cache-control': 'no-store' })
+  app.get('/healthz', (c) => {
+    c.set('operation', 'Healthz')
+    return health(c, liveness())
+  })
+  app.get('/readyz', async (c) => {
+    c.set('operation', 'Readyz')
+    return health(c, await readiness())
+  })
+
+  app.get(VAPID_PUBLIC_KEY_PATH, (c) => {
+    c.set('operation', 'VapidPublicKey')
+    return vapidPublicKeyHandler(deps.vapidPublicKey)(c)
+  })
 
   app.post('/', async (c) => {
+    const target = c.req.header('x-amz-target')
+    c.set('operation', identityOperation(target))
     const request = await rawRequest(c, deps.bodyLimit)
-    const result = await deps.identity(c.req.header('x-amz-target'), parseJsonBody(request.body), deps.now())
-    return c.json(result, 200, {
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amzn-RequestId': requestId(),
-    })
+    const body = parseJsonBody(request.body)
+    // A guest identity is a row written for anyone who asks: the one thing an address is limited in.
+    if (isGuestGetId(target, body)) {
+      const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+      throttle(
+        'guestGetId',
+        addressKey(
+          clientAddress(c.req.raw.headers, incoming?.socket.remoteAddress, deps.trustProxy ?? false),
+        ),
+      )
+    }
+    const result = await deps.identity(target, body, deps.now())
+    return c.json(result, 200, { 'content-type': 'application/x-amz-json-1.1' })
   })
 
   app.get(
     '/identitypools',
-    operation((ctx, c) =>
+    operation('ListIdentityPoolUsage', (ctx, c) =>
       listIdentityPoolUsage(ctx, { maxResults: query(c, 'maxResults'), nextToken: query(c, 'nextToken') }),
     ),
   )
   app.get(
     '/identitypools/:pool',
-    operation((ctx, c) => describeIdentityPoolUsage(ctx, { identityPoolId: pool(c) })),
+    operation('DescribeIdentityPoolUsage', (ctx, c) =>
+      describeIdentityPoolUsage(ctx, { identityPoolId: pool(c) }),
+    ),
   )
   app.get(
     '/identitypools/:pool/identities/:identity',
-    operation((ctx, c) => describeIdentityUsage(ctx, identity(c))),
+    operation('DescribeIdentityUsage', (ctx, c) => describeIdentityUsage(ctx, identity(c))),
   )
   app.get(
     '/identitypools/:pool/identities/:identity/datasets',
-    operation((ctx, c) =>
+    operation('ListDatasets', (ctx, c) =>
       listDatasets(ctx, {
         ...identity(c),
         maxResults: query(c, 'maxResults'),
@@ -165,19 +272,21 @@ export function createApp(deps: AppDependencies): Hono {
   )
   app.get(
     '/identitypools/:pool/identities/:identity/datasets/:dataset',
-    operation((ctx, c) => describeDataset(ctx, dataset(c))),
+    operation('DescribeDataset', (ctx, c) => describeDataset(ctx, dataset(c))),
   )
   app.delete(
     '/identitypools/:pool/identities/:identity/datasets/:dataset',
-    operation((ctx, c) => deleteDataset(ctx, dataset(c))),
+    operation('DeleteDataset', (ctx, c) =>
+      deleteDataset(ctx, { ...dataset(c), deviceId: query(c, 'deviceId') }),
+    ),
   )
   app.post(
     '/identitypools/:pool/identities/:identity/datasets/:dataset',
-    operation((ctx, c, body) => updateRecords(ctx, { ...dataset(c), body })),
+    operation('UpdateRecords', (ctx, c, body) => updateRecords(ctx, { ...dataset(c), body })),
   )
   app.get(
     '/identitypools/:pool/identities/:identity/datasets/:dataset/records',
-    operation((ctx, c) =>
+    operation('ListRecords', (ctx, c) =>
       listRecords(ctx, {
         ...dataset(c),
         lastSyncCount: query(c, 'lastSyncCount'),
@@ -189,71 +298,79 @@ export function createApp(deps: AppDependencies): Hono {
   )
   app.post(
     '/identitypools/:pool/identities/:identity/datasets/:dataset/subscriptions/:device',
-    operation((ctx, c) =>
+    operation('SubscribeToDataset', (ctx, c) =>
       setSubscription(ctx, { ...dataset(c), deviceId: c.req.param('device') ?? '' }, true),
     ),
   )
   app.delete(
     '/identitypools/:pool/identities/:identity/datasets/:dataset/subscriptions/:device',
-    operation((ctx, c) =>
+    operation('UnsubscribeFromDataset', (ctx, c) =>
       setSubscription(ctx, { ...dataset(c), deviceId: c.req.param('device') ?? '' }, false),
     ),
   )
   app.post(
     '/identitypools/:pool/identity/:identity/device',
-    operation((ctx, c, body) => registerDevice(ctx, { ...identity(c), body })),
+    operation('RegisterDevice', (ctx, c, body) => registerDevice(ctx, { ...identity(c), body })),
   )
   app.get(
     '/identitypools/:pool/events',
-    operation((ctx, c) => getCognitoEvents(ctx, { identityPoolId: pool(c) })),
+    operation('GetCognitoEvents', (ctx, c) => getCognitoEvents(ctx, { identityPoolId: pool(c) })),
   )
   app.post(
     '/identitypools/:pool/events',
-    operation((ctx, c, body) => setCognitoEvents(ctx, { identityPoolId: pool(c), body })),
+    operation('SetCognitoEvents', (ctx, c, body) => setCognitoEvents(ctx, { identityPoolId: pool(c), body })),
   )
   app.get(
     '/identitypools/:pool/configuration',
-    operation((ctx, c) => getIdentityPoolConfiguration(ctx, { identityPoolId: pool(c) })),
+    operation('GetIdentityPoolConfiguration', (ctx, c) =>
+      getIdentityPoolConfiguration(ctx, { identityPoolId: pool(c) }),
+    ),
   )
   app.post(
     '/identitypools/:pool/configuration',
-    operation((ctx, c, body) => setIdentityPoolConfiguration(ctx, { identityPoolId: pool(c), body })),
+    operation('SetIdentityPoolConfiguration', (ctx, c, body) =>
+      setIdentityPoolConfiguration(ctx, { identityPoolId: pool(c), body }),
+    ),
   )
 
   // Our extension, for admins: fold another identity into this one (Cognito merged on linked logins).
   app.post(
     '/identitypools/:pool/identities/:identity/merge',
-    operation((ctx, c, body) => mergeIdentities(ctx, { ...identity(c), body })),
+    operation('MergeIdentities', (ctx, c, body) => mergeIdentities(ctx, { ...identity(c), body })),
   )
   // Our extension: the SSE live channel (see events.ts).
   const hub = deps.events
   if (hub !== undefined) {
-    app.get('/identitypools/:pool/identities/:identity/events', async (c) =>
-      serveEvents(c, {
+    app.get('/identitypools/:pool/identities/:identity/events', async (c) => {
+      c.set('operation', 'Events')
+      return serveEvents(c, {
         hub,
         store: deps.store,
         principal: (await authenticated(c)).principal,
         ...identity(c),
         deviceId: query(c, 'deviceId'),
-      }),
-    )
+      })
+    })
   }
   app.post(
     '/identitypools/:pool/bulkpublish',
-    operation((ctx, c) =>
-      bulkPublish(ctx, { identityPoolId: pool(c) }, deps.streamSink, deps.now, deps.onError ?? (() => {})),
+    operation('BulkPublish', (ctx, c) =>
+      bulkPublish(ctx, { identityPoolId: pool(c) }, deps.streamSink, deps.now, (error) => {
+        logger.error({ error: serializeError(error) }, 'bulk publish failed')
+        deps.onError?.(error)
+      }),
     ),
   )
   app.post(
     '/identitypools/:pool/getBulkPublishDetails',
-    operation((ctx, c) => getBulkPublishDetails(ctx, { identityPoolId: pool(c) })),
+    operation('GetBulkPublishDetails', (ctx, c) => getBulkPublishDetails(ctx, { identityPoolId: pool(c) })),
   )
   // Our extension, for admins: push delivery counters.
   const pushStats = deps.pushStats
   if (pushStats !== undefined) {
     app.get(
       '/pushsync/stats',
-      operation(async (ctx) => {
+      operation('PushStats', async (ctx) => {
         authorizeDeveloper(ctx.principal)
         return pushStats()
       }),
@@ -282,7 +399,7 @@ async function refuseMergedIdentity(store: SyncStore, identityId: string): Promi
   }
 }
 
-async function rawRequest(c: Context, bodyLimit: number): Promise<RawRequest> {
+async function rawRequest(c: Context<AppEnv>, bodyLimit: number): Promise<RawRequest> {
   // The path and query exactly as sent: SigV4 signs the encoded form, route params are decoded.
   const url = c.req.url
   const pathStart = url.indexOf('/', url.indexOf('//') + 2)
@@ -301,12 +418,31 @@ async function rawRequest(c: Context, bodyLimit: number): Promise<RawRequest> {
   }
 }
 
-function requestId(): string {
-  return crypto.randomUUID()
+/** Cognito Identity's operations by `x-amz-target`; anything else under one name, so labels stay few. */
+function identityOperation(target: string | undefined): string {
+  switch (target) {
+    case 'AWSCognitoIdentityService.GetId':
+      return 'GetId'
+    case 'AWSCognitoIdentityService.GetCredentialsForIdentity':
+      return 'GetCredentialsForIdentity'
+    default:
+      return 'UnknownIdentityOperation'
+  }
+}
+
+/** GetId that would create a guest identity: without `Logins`, or with an empty map. */
+function isGuestGetId(target: string | undefined, body: unknown): boolean {
+  if (target !== 'AWSCognitoIdentityService.GetId') return false
+  const logins = typeof body === 'object' && body !== null ? (body as { Logins?: unknown }).Logins : undefined
+  return (
+    logins === undefined ||
+    logins === null ||
+    (typeof logins === 'object' && Object.keys(logins).length === 0)
+  )
 }
 
 function jsonResponse(c: Context, result: object): Response {
-  return c.json(result, 200, { 'x-amzn-RequestId': requestId() })
+  return c.json(result, 200)
 }
 
 /**
@@ -314,20 +450,24 @@ function jsonResponse(c: Context, result: object): Response {
  * (what Android falls back to), with `message`. Anything that is not a CognitoError is a bug or an
  * outage: a 500 InternalErrorException that reveals nothing of it.
  */
-function errorResponse(c: Context, error: unknown, onError?: (error: unknown) => void): Response {
+function errorResponse(
+  c: Context<AppEnv>,
+  error: unknown,
+  onError?: (error: unknown, c: Context<AppEnv>) => void,
+): Response {
   let cognito: CognitoError
   if (error instanceof CognitoError) cognito = error
   else if (error instanceof URIError)
     cognito = new CognitoError('InvalidParameterException', 'Malformed URL encoding')
   else {
-    onError?.(error)
+    onError?.(error, c)
     cognito = new CognitoError('InternalErrorException', 'Internal error')
   }
   return c.json({ __type: cognito.type, message: cognito.message }, cognito.status as 400, {
     'x-amzn-ErrorType': cognito.type,
-    'x-amzn-RequestId': requestId(),
     // The rest of an oversized body was never read: end the connection rather than parse it as a request.
     ...(cognito.type === 'RequestEntityTooLargeException' ? { connection: 'close' } : {}),
+    ...(cognito.retryAfterSeconds === undefined ? {} : { 'retry-after': String(cognito.retryAfterSeconds) }),
   })
 }
 

@@ -19,6 +19,14 @@ export interface PushDispatcherOptions {
   readonly batchSize?: number
   /** Reports store failures and senders that throw; delivery carries on regardless. */
   readonly onError?: (error: unknown) => void
+  /**
+   * Told of each attempt's outcome, with the device's platform (`undefined` for a row whose device
+   * is gone or has no sender): the counts of {@link PushStats}, one by one, for metrics.
+   */
+  readonly onOutcome?: (
+    platform: DevicePlatform | undefined,
+    outcome: keyof Omit<PushStats, 'pending'>,
+  ) => void
 }
 
 export interface PushStats {
@@ -69,6 +77,7 @@ export function createPushDispatcher(options: PushDispatcherOptions): PushDispat
   const concurrency = Math.max(1, options.concurrency ?? 8)
   const batchSize = Math.max(1, options.batchSize ?? 100)
   const report = options.onError ?? (() => {})
+  const told = options.onOutcome ?? (() => {})
   const senders = new Map<DevicePlatform, PushSender>()
   for (const sender of options.senders) {
     for (const platform of sender.platforms) if (!senders.has(platform)) senders.set(platform, sender)
@@ -156,6 +165,7 @@ export function createPushDispatcher(options: PushDispatcherOptions): PushDispat
       // Unregistered since (or no longer deliverable): nobody is left to tell.
       await remove(row)
       counts.dropped++
+      told(device?.platform, 'dropped')
       return
     }
     let outcome: SendOutcome
@@ -178,6 +188,7 @@ export function createPushDispatcher(options: PushDispatcherOptions): PushDispat
       case 'delivered':
         await remove(row)
         counts.delivered++
+        told(device.platform, 'delivered')
         return
       case 'retry': {
         const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** row.attempts)
@@ -186,6 +197,7 @@ export function createPushDispatcher(options: PushDispatcherOptions): PushDispat
         if (notBefore > row.expiresAt) {
           await remove(row)
           counts.dropped++
+          told(device.platform, 'dropped')
           return
         }
         await store.transaction(
@@ -194,6 +206,7 @@ export function createPushDispatcher(options: PushDispatcherOptions): PushDispat
           { lock: row.identityId },
         )
         counts.retried++
+        told(device.platform, 'retried')
         return
       }
       case 'gone':
@@ -205,10 +218,12 @@ export function createPushDispatcher(options: PushDispatcherOptions): PushDispat
           { lock: row.identityId },
         )
         counts.gone++
+        told(device.platform, 'gone')
         return
       case 'failed':
         await remove(row)
         counts.dropped++
+        told(device.platform, 'dropped')
         return
     }
   }
