@@ -43,7 +43,11 @@ export interface SyncManagerOptions extends SyncHandlers {
    * fallback for platforms where they are unreliable. Off by default.
    */
   readonly syncIntervalMs?: number
-  /** Background syncs (and subscriptions of `subscribeAll`) running at once. Default 2. */
+  /**
+   * Background syncs (and subscriptions of `subscribeAll`) running at once. Default 4: a browser
+   * opens at most 6 HTTP/1.1 connections to one origin, and the push stream and the app's own
+   * syncs need theirs.
+   */
   readonly backgroundConcurrency?: number
   readonly clock?: Clock
   /** Cognito's limits unless changed (they must match the server's). */
@@ -129,7 +133,7 @@ export interface SyncManager {
 }
 
 const DEFAULT_RETRIES = 3
-const DEFAULT_BACKGROUND_CONCURRENCY = 2
+const DEFAULT_BACKGROUND_CONCURRENCY = 4
 
 export function createSyncManager(options: SyncManagerOptions): SyncManager {
   const { identityPoolId, storage } = options

@@ -61,6 +61,7 @@ describe('background syncs', () => {
     const device = server.device(identity, {
       connectivity: network.source,
       transport: interceptTransport(server.transport(identity), intercept),
+      backgroundConcurrency: 2,
     })
     const datasets = await Promise.all(
       Array.from({ length: 20 }, (_, index) => device.openOrCreateDataset(`dataset-${index}`)),
@@ -202,6 +203,7 @@ describe('subscribeAll', () => {
     const { counts, intercept } = inFlightCounter()
     const device = server.device(identity, {
       transport: interceptTransport(server.transport(identity), intercept),
+      backgroundConcurrency: 2,
     })
     await device.registerDevice('GCM', 'token-1')
     for (let index = 0; index < 6; index++) {

@@ -186,7 +186,11 @@ describe('syncs started by a push', () => {
     const conflicts = record(device, 'conflict')
     const ds = await device.openOrCreateDataset('notes')
     await ds.put('k', 'mine')
-    await ds.synchronize({ onConflict: (list) => list.forEach((conflict) => conflict.resolveWithRemote()) })
+    await ds.synchronize({
+      onConflict: (list) => {
+        for (const conflict of list) conflict.resolveWithRemote()
+      },
+    })
     expect(managers).not.toHaveBeenCalled()
     expect(conflicts.map((event) => event.decidedBy)).toEqual(['call'])
     expect(await ds.get('k')).toBe('theirs')
