@@ -19,8 +19,9 @@ import { createHttpTransport } from '../adapters/transport/http/index.js'
 import { createSyncServer } from '../server/src/server.js'
 import type { Transport } from '../src/index.js'
 import { createSyncManager } from '../src/index.js'
+import { newIdentity, POOL } from '../test/adapters/transport/sync-server.js'
+import { interceptTransport } from '../test/engine/harness.js'
 
-const POOL = 'us-east-1:0c8c5c4e-5f5e-4d4a-9a51-7a4a0a7c1f00'
 const DATASETS = 20
 const ROUNDS = 7
 
@@ -31,67 +32,31 @@ const rttMs = Number(values.rtt)
 const concurrency =
   values.concurrency === undefined ? {} : { backgroundConcurrency: Number(values.concurrency) }
 
-/** Wraps every method of `inner` to count requests in flight and delay each by the round trip. */
+/** Counts requests in flight at once and delays each by the round trip. */
 function counted(inner: Transport) {
   const counts = { now: 0, most: 0, total: 0 }
-  const wrapped: Record<string, unknown> = {
-    name: inner.name,
-    identityPoolId: inner.identityPoolId,
-    identityId: inner.identityId,
-  }
-  for (const method of [
-    'listRecords',
-    'updateRecords',
-    'listDatasets',
-    'describeDataset',
-    'deleteDataset',
-    'registerDevice',
-    'subscribe',
-    'unsubscribe',
-  ] as const) {
-    const original = (inner[method] as (...args: unknown[]) => Promise<unknown>).bind(inner)
-    wrapped[method] = async (...args: unknown[]) => {
-      counts.now++
-      counts.total++
-      counts.most = Math.max(counts.most, counts.now)
-      try {
-        await new Promise((resolve) => setTimeout(resolve, rttMs))
-        return await original(...args)
-      } finally {
-        counts.now--
-      }
+  const transport = interceptTransport(inner, async (call) => {
+    counts.now++
+    counts.total++
+    counts.most = Math.max(counts.most, counts.now)
+    try {
+      await new Promise((resolve) => setTimeout(resolve, rttMs))
+      return await call.proceed()
+    } finally {
+      counts.now--
     }
-  }
-  return { transport: wrapped as unknown as Transport, counts }
-}
-
-async function identity(url: string): Promise<{ identityId: string; token: string }> {
-  const call = async (target: string, body: object) => {
-    const response = await fetch(`${url}/`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-amz-json-1.1',
-        'x-amz-target': `AWSCognitoIdentityService.${target}`,
-      },
-      body: JSON.stringify(body),
-    })
-    return (await response.json()) as Record<string, unknown>
-  }
-  const { IdentityId } = await call('GetId', { IdentityPoolId: POOL })
-  const { Credentials } = (await call('GetCredentialsForIdentity', { IdentityId })) as {
-    Credentials: { SessionToken: string }
-  }
-  return { identityId: String(IdentityId), token: Credentials.SessionToken }
+  })
+  return { transport, counts }
 }
 
 async function round(url: string) {
-  const who = await identity(url)
+  const who = await newIdentity(url)
   const { transport, counts } = counted(
     createHttpTransport({
       endpoint: url,
       identityPoolId: POOL,
       identityId: who.identityId,
-      getToken: () => who.token,
+      getToken: () => who.sessionToken,
     }),
   )
   let online = false

@@ -4,7 +4,7 @@
  * down, never hold up a sync the app awaits, and stop with the manager. Also: wipeData cancels.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { ConnectivitySource, SyncEvents, TransportFailure } from '../../src/index.js'
+import type { ConnectivitySource, SyncEvents, SyncManager, TransportFailure } from '../../src/index.js'
 import { isSyncError } from '../../src/index.js'
 import { type InterceptedCall, interceptTransport, offline, startServer, type TestServer } from './harness.js'
 
@@ -34,6 +34,34 @@ function switchable(initially: boolean) {
       for (const listener of [...listeners]) listener(next)
     },
   }
+}
+
+/** A device that starts offline, with the methods of the requests it sends. */
+async function offlineDevice() {
+  const identity = await server.newIdentity()
+  const network = switchable(false)
+  const methods: string[] = []
+  const device = server.device(identity, {
+    connectivity: network.source,
+    transport: interceptTransport(server.transport(identity), (call) => {
+      methods.push(call.method)
+      return call.proceed()
+    }),
+  })
+  return { identity, network, methods, device }
+}
+
+/** Tells `device` by push that `datasetName` is at `syncCount` on the server. */
+function push(device: SyncManager, datasetName: string, syncCount: number) {
+  return device.handlePushSyncUpdate(
+    device.getPushSyncUpdate({
+      source: 'cognito-sync',
+      identityPoolId: device.identityPoolId,
+      identityId: device.identityId,
+      datasetName,
+      syncCount,
+    }),
+  )
 }
 
 /** Counts requests in flight at once; each waits a few milliseconds on the way, as over a network. */
@@ -81,28 +109,12 @@ describe('background syncs', () => {
   })
 
   it('wait while the device is offline, and a sync the app awaits does not wait for them', async () => {
-    const identity = await server.newIdentity()
-    const network = switchable(false)
-    const methods: string[] = []
-    const device = server.device(identity, {
-      connectivity: network.source,
-      transport: interceptTransport(server.transport(identity), (call) => {
-        methods.push(call.method)
-        return call.proceed()
-      }),
-    })
+    const { identity, network, methods, device } = await offlineDevice()
     const writer = server.device(identity)
     const theirs = await writer.openOrCreateDataset('news')
     await theirs.put('k', 'v')
     const { lastSyncCount } = await theirs.synchronize()
-    const update = device.getPushSyncUpdate({
-      source: 'cognito-sync',
-      identityPoolId: device.identityPoolId,
-      identityId: identity.identityId,
-      datasetName: 'news',
-      syncCount: lastSyncCount,
-    })
-    expect(await device.handlePushSyncUpdate(update)).toBe('sync')
+    expect(await push(device, 'news', lastSyncCount)).toBe('sync')
     await new Promise((resolve) => setTimeout(resolve, 30))
     expect(methods).toEqual([])
     expect(device.getStatus().background).toEqual({ running: 0, waiting: 1, paused: true })
@@ -144,15 +156,7 @@ describe('background syncs', () => {
     const theirs = await writer.openOrCreateDataset('busy')
     await theirs.put('other', 'x')
     const { lastSyncCount } = await theirs.synchronize()
-    await device.handlePushSyncUpdate(
-      device.getPushSyncUpdate({
-        source: 'cognito-sync',
-        identityPoolId: device.identityPoolId,
-        identityId: identity.identityId,
-        datasetName: 'busy',
-        syncCount: lastSyncCount,
-      }),
-    )
+    await push(device, 'busy', lastSyncCount)
     expect((await failed).error).toMatchObject({
       code: 'TRANSPORT_THROTTLED',
       details: { retryAfterMs: 200 },
@@ -168,27 +172,10 @@ describe('background syncs', () => {
   })
 
   it('are dropped on close: nothing waiting runs afterwards', async () => {
-    const identity = await server.newIdentity()
-    const network = switchable(false)
-    const methods: string[] = []
-    const device = server.device(identity, {
-      connectivity: network.source,
-      transport: interceptTransport(server.transport(identity), (call) => {
-        methods.push(call.method)
-        return call.proceed()
-      }),
-    })
+    const { network, methods, device } = await offlineDevice()
     const ds = await device.openOrCreateDataset('later')
     await ds.put('k', 'v')
-    await device.handlePushSyncUpdate(
-      device.getPushSyncUpdate({
-        source: 'cognito-sync',
-        identityPoolId: device.identityPoolId,
-        identityId: identity.identityId,
-        datasetName: 'later',
-        syncCount: 5,
-      }),
-    )
+    await push(device, 'later', 5)
     expect(device.getStatus().background.waiting).toBe(1)
     await device.close()
     network.set(true)
