@@ -1,0 +1,102 @@
+/**
+ * The code a reader copies from the READMEs and the getting-started guides is code the project
+ * compiles: every TypeScript block of README.md and server/README.md is a whole file of
+ * docs/snippets (which `npm run typecheck` compiles), and every snippet a guide includes exists with
+ * the region it names (VitePress would show the whole file instead of a region it cannot find).
+ * The README's program also runs here against a real server, as a user runs it.
+ */
+import { execFile } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createSyncServer, type SyncServer } from '../../server/src/server.js'
+import { codeBlocks, programOf } from './markdown.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const snippets = join(root, 'docs/snippets')
+const read = (path: string) => readFileSync(join(root, path), 'utf8')
+
+const TYPESCRIPT = new Set(['ts', 'tsx', 'typescript', 'js', 'javascript'])
+const READMES = ['README.md', 'server/README.md']
+const GUIDES = readdirSync(join(root, 'docs/guide'))
+  .filter((name) => name.endsWith('.md'))
+  .map((name) => `docs/guide/${name}`)
+
+const snippetFiles = readdirSync(snippets)
+  .filter((name) => name.endsWith('.ts'))
+  .map((name) => ({ name, text: readFileSync(join(snippets, name), 'utf8') }))
+
+describe.each(READMES)('%s', (page) => {
+  const blocks = codeBlocks(read(page)).filter((block) => TYPESCRIPT.has(block.lang))
+
+  it('has TypeScript to check', () => {
+    expect(blocks.length).toBeGreaterThan(0)
+  })
+
+  it.each(blocks.map((block, index) => ({ ...block, index })))(
+    'block $index (under "$section") is a whole compiled snippet',
+    ({ code, section }) => {
+      const match = snippetFiles.find((file) => file.text === code)
+      expect(
+        match?.name,
+        `the ${'```'}ts block under "${section}" in ${page} matches no file of docs/snippets: copy it there ` +
+          '(a complete program, compiled by `npm run typecheck`) and keep both the same',
+      ).toBeDefined()
+    },
+  )
+})
+
+describe.each(GUIDES)('%s', (page) => {
+  const text = read(page)
+  const includes = [...text.matchAll(/^<<< @\/snippets\/([\w.-]+)(?:#([\w-]+))?/gm)].map((m) => ({
+    file: m[1] as string,
+    region: m[2],
+  }))
+
+  it('shows no TypeScript that is not a compiled snippet', () => {
+    const inline = codeBlocks(text).filter((block) => TYPESCRIPT.has(block.lang))
+    expect(inline.map((block) => block.section)).toEqual([])
+  })
+
+  it.each(includes)('includes $file#$region, which exists', ({ file, region }) => {
+    const path = join(snippets, file)
+    expect(existsSync(path), `${page} includes docs/snippets/${file}, which does not exist`).toBe(true)
+    if (region === undefined) return
+    const lines = readFileSync(path, 'utf8').split('\n')
+    expect(lines.some((line) => line.trim() === `// #region ${region}`)).toBe(true)
+    expect(lines.some((line) => line.trim() === `// #endregion ${region}`)).toBe(true)
+  })
+})
+
+describe('the README program', () => {
+  let server: SyncServer
+  let url: string
+  const directory = mkdtempSync(join(tmpdir(), 'pushsync-readme-'))
+
+  beforeAll(async () => {
+    server = await createSyncServer({ db: ':memory:', allowUnauthenticated: true })
+    url = (await server.listen(0, '127.0.0.1')).url
+  })
+  afterAll(async () => {
+    await server?.close()
+    rmSync(directory, { recursive: true, force: true })
+  })
+
+  it('is docs/snippets/readme.ts', () => {
+    expect(programOf(read('README.md'), 'Using it')).toBe(read('docs/snippets/readme.ts'))
+  })
+
+  it('runs: the laptop reads the phone’s write after a synchronize, then the next one by push', async () => {
+    // A process of its own, as `node app.ts` would be: top-level await, SQLite files in its working
+    // directory. tsx maps `pushsync/...` to the sources through the repository's tsconfig paths.
+    const { stdout } = await promisify(execFile)(
+      join(root, 'node_modules/.bin/tsx'),
+      ['--tsconfig', join(root, 'tsconfig.json'), join(snippets, 'readme.ts')],
+      { cwd: directory, env: { ...process.env, PUSHSYNC_ENDPOINT: url }, timeout: 60_000 },
+    )
+    expect(stdout).toBe('dark\nlight\n')
+  })
+})
