@@ -295,7 +295,7 @@ function counted(inner: Transport, counts: WireCounts): Transport {
       counts.requests++
       counts.recordsUp += request.patches.length
       const result = await inner.updateRecords(request, signal)
-      if (result.ok) counts.recordsDown += result.value.length
+      if (result.ok) counts.recordsDown += result.value.records.length
       return result
     },
     listDatasets: (signal) => {

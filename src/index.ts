@@ -22,6 +22,7 @@ export type {
   Transport,
   TransportFailure,
   TransportFailureKind,
+  UpdateRecordsAnswer,
   UpdateRecordsRequest,
 } from './contracts/index.js'
 export type {

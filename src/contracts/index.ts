@@ -10,5 +10,6 @@ export type {
   Transport,
   TransportFailure,
   TransportFailureKind,
+  UpdateRecordsAnswer,
   UpdateRecordsRequest,
 } from './transport.js'

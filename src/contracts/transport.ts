@@ -1,6 +1,6 @@
-import type { Platform, RecordPatch, RemoteRecord } from '../core/model.js'
+import type { Platform, RecordPatch } from '../core/model.js'
 import type { Result } from '../core/result.js'
-import type { WireDataset, WireRecordsPage } from '../core/wire.js'
+import type { WireDataset, WireRecordsPage, WireUpdateRecordsAnswer } from '../core/wire.js'
 
 /**
  * The transport port: Cognito Sync's operations for one identity of one pool. Failures are values,
@@ -21,7 +21,7 @@ export interface Transport {
   updateRecords(
     request: UpdateRecordsRequest,
     signal?: AbortSignal,
-  ): Promise<Result<RemoteRecord[], TransportFailure>>
+  ): Promise<Result<UpdateRecordsAnswer, TransportFailure>>
   /** Every dataset of the identity (all pages). */
   listDatasets(signal?: AbortSignal): Promise<Result<RemoteDataset[], TransportFailure>>
   /** `notFound` when the dataset does not exist. */
@@ -75,6 +75,12 @@ export interface DeleteDatasetRequest {
    */
   readonly deviceId?: string
 }
+
+/**
+ * What UpdateRecords answered: the records stored, and the next session's token when the server
+ * handed one out (pushsync-server does; Cognito does not, so the Cognito transport answers `null`).
+ */
+export type UpdateRecordsAnswer = WireUpdateRecordsAnswer
 
 /** A dataset as ListDatasets and DescribeDataset describe it. */
 export type RemoteDataset = WireDataset

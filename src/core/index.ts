@@ -104,7 +104,9 @@ export {
   readListRecordsAnswer,
   readRegisterDeviceAnswer,
   readUpdateRecordsAnswer,
+  readUpdateRecordsResult,
   type TimestampReader,
   type WireDataset,
   type WireRecordsPage,
+  type WireUpdateRecordsAnswer,
 } from './wire.js'

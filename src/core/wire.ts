@@ -44,6 +44,18 @@ export interface WireRecordsPage {
   readonly syncSessionToken: string
 }
 
+/** An UpdateRecords answer: the port's `UpdateRecordsAnswer`. */
+export interface WireUpdateRecordsAnswer {
+  /** The records the server stored. */
+  readonly records: RemoteRecord[]
+  /**
+   * The next session's token, which pushsync-server adds to its answer (Cognito does not): a device
+   * that is current may send its next UpdateRecords with it and no ListRecords first. `null` when
+   * the server sent none.
+   */
+  readonly syncSessionToken: string | null
+}
+
 /** A dataset as ListDatasets and DescribeDataset describe it: the port's `RemoteDataset`. */
 export interface WireDataset {
   readonly name: string
@@ -130,6 +142,21 @@ export function readUpdateRecordsAnswer(
       readRecord(record, timestamp),
     ),
   )
+}
+
+/** An UpdateRecords answer with the next session's token, when the server sent one. */
+export function readUpdateRecordsResult(
+  answer: unknown,
+  timestamp: TimestampReader,
+): Result<WireUpdateRecordsAnswer, ProtocolFailure> {
+  return reading(() => {
+    const fields = object(answer, 'the UpdateRecords answer')
+    const token = optionalString(fields.SyncSessionToken, 'SyncSessionToken')
+    return {
+      records: list(fields.Records, 'Records').map((record) => readRecord(record, timestamp)),
+      syncSessionToken: token === '' ? null : token,
+    }
+  })
 }
 
 /**

@@ -37,6 +37,8 @@ export interface EngineContext {
   readonly logger: Pick<Console, 'warn'> | undefined
   /** Other tabs write the same storage, so nothing read from it may be kept between calls. */
   readonly sharedStorage: boolean
+  /** Whether a push source is live: the device then hears of every change soon after it is made. */
+  readonly channel: { readonly live: boolean }
 }
 
 /** Logs without letting a throwing logger reach the caller. */

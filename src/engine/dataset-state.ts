@@ -71,6 +71,10 @@ export class DatasetState {
   /** Whether `pendingChanges` was counted in storage (a write then only adds to it). */
   private pendingCounted = false
   private usage: DatasetUsage | undefined
+  /** The highest sync count a push told of: above `lastSyncCount`, the device is behind. */
+  private heard = 0
+  /** A session token the server handed out and nobody spent yet, and when it came. */
+  private syncSession: { readonly token: string; readonly at: number } | undefined
   private readonly watchers = new Set<(status: DatasetStatus) => void>()
   private readonly events: SyncEventEmitter
 
@@ -93,6 +97,8 @@ export class DatasetState {
     if (action.type === 'reset') {
       this.pendingCounted = false
       this.usage = undefined
+      this.heard = 0
+      this.syncSession = undefined
     }
     const next = reduceStatus(this.current, action)
     if (sameStatus(next, this.current)) return
@@ -123,6 +129,28 @@ export class DatasetState {
   /** Keeps `usage` for the next write; `shared` storage (other tabs write it too) keeps nothing. */
   rememberUsage(usage: DatasetUsage, shared: boolean): void {
     this.usage = this.flight.isRunning || shared ? undefined : usage
+  }
+
+  /** The highest sync count a push has told of for this dataset. */
+  get heardCount(): number {
+    return this.heard
+  }
+
+  /** A push told of `syncCount` (whatever was decided on it). */
+  heardOf(syncCount: number): void {
+    this.heard = Math.max(this.heard, syncCount)
+  }
+
+  /** Keeps the session token of the last answer for the next direct push. */
+  keepSyncSession(token: string, now: number): void {
+    this.syncSession = { token, at: now }
+  }
+
+  /** The kept session token, when it is younger than `maxAgeMs`; it is given out once. */
+  takeSyncSession(now: number, maxAgeMs: number): string | undefined {
+    const kept = this.syncSession
+    this.syncSession = undefined
+    return kept !== undefined && now - kept.at < maxAgeMs ? kept.token : undefined
   }
 
   /** Something changed the records behind the kept usage: the next write reads it anew. */

@@ -63,6 +63,9 @@ export class PushIntake {
 
   private async decide(update: PushSyncUpdate): Promise<PushOutcome> {
     const { storage, session, datasets, events } = this.context
+    if (update.identityPoolId === this.context.identityPoolId && update.identityId === session.identityId) {
+      datasets.get(update.datasetName).heardOf(update.syncCount)
+    }
     const meta = await storage.read((tx) => tx.getDataset(session.identityId, update.datasetName))
     const decision = decideParsedPush(
       {

@@ -35,6 +35,12 @@ export class PushSources {
     this.intake = intake
   }
 
+  /** Whether at least one source is live. */
+  get live(): boolean {
+    for (const entry of this.entries) if (entry.state === 'live') return true
+    return false
+  }
+
   /** The state of every source that runs or waits to run. */
   get statuses(): PushSourceStatus[] {
     return [...this.entries]

@@ -152,6 +152,12 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     maxRetries: options.maxRetries ?? DEFAULT_RETRIES,
     logger: options.logger,
     sharedStorage: options.tabs !== undefined,
+    channel: {
+      // Read only while syncs run, after the push sources below exist.
+      get live() {
+        return pushSources.live
+      },
+    },
   }
   const runner = new SyncRunner(context)
   const background = new BackgroundWork(context, runner, {

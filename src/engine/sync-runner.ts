@@ -38,6 +38,7 @@ export class SyncRunner {
 
   synchronize(name: string, call: SyncCall = {}): Promise<SyncResult> {
     const { session, datasets } = this.context
+    const state = datasets.get(name)
     let run: SyncRun
     try {
       run = {
@@ -46,12 +47,12 @@ export class SyncRunner {
         transport: session.requireTransport(),
         signal: session.signal,
         options: call.options,
+        state,
         ...(call.adopt === true ? { adopt: true } : {}),
       }
     } catch (error) {
       return Promise.reject(error)
     }
-    const state = datasets.get(name)
     // Pushed changes are taken only by a call that starts the flight: a queued follow-up is shared
     // with later callers, whose pushes may name newer counts that only a full sync brings.
     const pushed = state.flight.isRunning ? undefined : call.pushed

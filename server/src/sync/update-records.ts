@@ -16,6 +16,12 @@ export interface UpdateRecordsInput {
 
 export interface UpdateRecordsOutput {
   Records: WireRecord[]
+  /**
+   * The next session's token, an extension of Cognito's answer (its clients read only `Records`):
+   * a device that keeps it can send its next UpdateRecords without a ListRecords first, while it
+   * knows of nothing newer on the server.
+   */
+  SyncSessionToken: string
 }
 
 /** The end of year 9999: later (or negative) device times are mistakes, not clocks. */
@@ -41,7 +47,7 @@ export interface UpdateRequest {
  * for a key the dataset never had), else 409 and nothing changes. An accepted call raises the
  * dataset's count by exactly one and stamps every record it wrote with it; removals leave tombstones
  * so that other devices learn of them; the dataset is created on first write; a successful call
- * spends its SyncSessionToken.
+ * spends its SyncSessionToken and answers with the next one.
  */
 export async function updateRecords(
   context: OperationContext,
@@ -63,6 +69,7 @@ export async function updateRecords(
           throw invalidParameter('SyncSessionToken not valid for these inputs')
         }
         const existing = await tx.getDataset(identityId, datasetName)
+        const next = () => context.sessions.issue(binding, context.now, context.randomId)
         const live = existing?.exists === true ? existing : undefined
         if (live === undefined) {
           const usage = await tx.identityUsage(identityId)
@@ -77,7 +84,10 @@ export async function updateRecords(
         checkSyncCounts(patches, current)
         if (patches.length === 0) {
           await tx.spendSession(session.tokenId, session.expiresAt, context.now)
-          return { output: { Records: [] }, change: undefined }
+          return {
+            output: { Records: [], SyncSessionToken: next() },
+            change: undefined,
+          }
         }
 
         const syncCount = (existing?.syncCount ?? 0) + 1
@@ -141,7 +151,7 @@ export async function updateRecords(
           written: { after: existing?.syncCount ?? 0, records: written },
         }
         await context.changes?.inTransaction?.(tx, change)
-        return { output: { Records: written.map(wireRecord) }, change }
+        return { output: { Records: written.map(wireRecord), SyncSessionToken: next() }, change }
       },
       { lock: identityId },
     )

@@ -154,24 +154,28 @@ describe('createHttpTransport', () => {
     })
     expect(result).toEqual({
       ok: true,
-      value: [
-        {
-          key: 'a',
-          value: '1',
-          syncCount: 1,
-          lastModifiedDate: 1_700_000_000_250,
-          lastModifiedBy: null,
-          deviceLastModifiedDate: 1500,
-        },
-        {
-          key: 'b',
-          value: null,
-          syncCount: 1,
-          lastModifiedDate: 1_700_000_000_250,
-          lastModifiedBy: 'me',
-          deviceLastModifiedDate: null,
-        },
-      ],
+      value: {
+        records: [
+          {
+            key: 'a',
+            value: '1',
+            syncCount: 1,
+            lastModifiedDate: 1_700_000_000_250,
+            lastModifiedBy: null,
+            deviceLastModifiedDate: 1500,
+          },
+          {
+            key: 'b',
+            value: null,
+            syncCount: 1,
+            lastModifiedDate: 1_700_000_000_250,
+            lastModifiedBy: 'me',
+            deviceLastModifiedDate: null,
+          },
+        ],
+        // Cognito's answer has no next session; pushsync-server's does.
+        syncSessionToken: null,
+      },
     })
   })
 
