@@ -36,7 +36,7 @@ import {
   readListDatasetsAnswer,
   readListRecordsAnswer,
   readRegisterDeviceAnswer,
-  readUpdateRecordsAnswer,
+  readUpdateRecordsResult,
 } from '../../../src/core/wire.js'
 import { abortedFailure, mapCognitoError } from './map-error.js'
 
@@ -131,7 +131,7 @@ export function createCognitoTransport(options: CognitoTransportOptions): Transp
             }),
             sendOptions(abortSignal),
           ),
-        (output) => readUpdateRecordsAnswer(output, readDate),
+        (output) => readUpdateRecordsResult(output, readDate),
         signal,
       )
     },

@@ -26,7 +26,7 @@ import {
   readListDatasetsAnswer,
   readListRecordsAnswer,
   readRegisterDeviceAnswer,
-  readUpdateRecordsAnswer,
+  readUpdateRecordsResult,
 } from '../../../src/core/wire.js'
 import { SyncError } from '../../../src/errors.js'
 
@@ -190,7 +190,7 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
         })),
       }
       return call('POST', datasetPath(request.datasetName), body, signal, (answer) =>
-        readUpdateRecordsAnswer(answer, readEpochSeconds),
+        readUpdateRecordsResult(answer, readEpochSeconds),
       )
     },
 
