@@ -12,7 +12,7 @@ import { basename } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { parseCliSettings, USAGE, UsageError } from '../../server/src/cli-args.js'
-import { pushConfigFromEnv } from '../../server/src/push-config.js'
+import { createLogger } from '../../server/src/ops/logger.js'
 import { createSyncServer, type SyncServer, type SyncServerOptions } from '../../server/src/server.js'
 
 export interface DemoOptions extends Omit<SyncServerOptions, 'site' | 'allowUnauthenticated'> {
@@ -104,10 +104,8 @@ export async function main(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
   let settings: ReturnType<typeof parseCliSettings>
-  let push: ReturnType<typeof pushConfigFromEnv>
   try {
     settings = parseCliSettings(argv, env)
-    push = pushConfigFromEnv(env)
   } catch (error) {
     if (!(error instanceof Error)) throw error
     const usage = error instanceof UsageError ? `\n\n${USAGE}` : '\n'
@@ -121,20 +119,17 @@ export async function main(
     )
     return
   }
-  const report = (error: unknown) =>
-    process.stderr.write(
-      `pushsync demo: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    )
+  // Every setting of the server's command applies (errors go to its JSON logs on stderr); guests are
+  // let in whatever the settings say.
+  const { allowUnauthenticated: _, ...options } = settings.options
   const demo = await startDemo({
-    ...push,
+    ...options,
     port: settings.port,
     host: settings.host,
-    db: settings.db,
-    adminKeys: settings.adminKeys,
-    ...(settings.tokenSecret === undefined ? {} : { tokenSecret: settings.tokenSecret }),
-    ...(settings.corsOrigins.length === 0 ? {} : { corsOrigins: settings.corsOrigins }),
-    onError: report,
+    logger: createLogger(settings.logLevel),
   })
+  if (settings.metrics !== undefined)
+    await demo.server.listenMetrics(settings.metrics.port, settings.metrics.host)
   let closing = false
   const shutdown = (signal: string) => {
     if (closing) return

@@ -262,14 +262,12 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     async listen(port = 0, host = '127.0.0.1') {
       const started = await startHttp(nodeFetch, port, host)
       http = started.server
-      logger.info({ url: started.address.url }, 'listening')
       return started.address
     },
     async listenMetrics(port = 0, host = '127.0.0.1') {
       if (metricsEndpoint === undefined) throw new Error('listenMetrics needs the metrics option')
       const started = await startHttp(metricsEndpoint.fetch, port, host)
       metricsHttp = started.server
-      logger.info({ url: `${started.address.url}/metrics` }, 'metrics listening')
       return started.address
     },
     async close() {

@@ -1,10 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import {
   CognitoSyncClient,
   ListIdentityPoolUsageCommand,
@@ -14,6 +12,7 @@ import {
 } from '@aws-sdk/client-cognito-sync'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { USAGE } from '../src/cli-args.js'
+import { cliRunner } from './helpers/cli.js'
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
 
@@ -22,99 +21,23 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
  * codes and signals, and a file database across restarts.
  */
 
-const CLI = fileURLToPath(new URL('../bin/pushsync-server.js', import.meta.url))
 const POOL = 'us-east-1:5e1f0000-0000-4000-8000-00000000c11e'
 const ADMIN = { accessKeyId: 'AKIDCLIADMIN00000001', secretAccessKey: 'cli-admin-secret' }
 const READY = /^listening on http:\/\/127\.0\.0\.1:(\d+)\n$/
 
-/** Every child still running, stopped by its pid after the tests. */
-const children = new Set<ChildProcess>()
 let scratch: string
+const cli = cliRunner(() => scratch)
+const { run, start } = cli
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'pushsync-cli-'))
 })
 
 afterAll(async () => {
-  for (const child of children)
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  cli.stopAll()
   await rm(scratch, { recursive: true, force: true })
   expect(existsSync(scratch)).toBe(false)
 })
-
-/** The test runner's environment without any PUSHSYNC_* setting, plus `extra`. */
-function environment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [name, value] of Object.entries(process.env))
-    if (!name.startsWith('PUSHSYNC_')) env[name] = value
-  return { ...env, ...extra }
-}
-
-function launch(args: readonly string[], env: Record<string, string>) {
-  // The working directory is scratch space, so the default ./pushsync.db never lands in the repo.
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: scratch,
-    env: environment(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  children.add(child)
-  const output = { stdout: '', stderr: '' }
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output.stdout += chunk.toString()
-  })
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output.stderr += chunk.toString()
-  })
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  )
-  return { child, output, exited }
-}
-
-/** Runs the CLI to completion (it must not start a server). */
-async function run(args: readonly string[], env: Record<string, string> = {}) {
-  const { output, exited } = launch(args, env)
-  const { code, signal } = await exited
-  return { code, signal, ...output }
-}
-
-interface Running {
-  readonly url: string
-  readonly port: number
-  readonly output: { stdout: string; stderr: string }
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-  stop(signal?: NodeJS.Signals): Promise<number | null>
-}
-
-/** Starts the server and waits for the first line on stdout. */
-async function start(args: readonly string[], env: Record<string, string> = {}): Promise<Running> {
-  const { child, output, exited } = launch(args, env)
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line:\n${output.stderr}`)), 20_000)
-    child.stdout?.on('data', () => {
-      if (!output.stdout.includes('\n')) return
-      clearTimeout(timer)
-      resolve()
-    })
-    void exited.then(({ code }) => {
-      clearTimeout(timer)
-      reject(new Error(`exited with ${code} before it was ready:\n${output.stderr}`))
-    })
-  })
-  const match = READY.exec(output.stdout)
-  if (match?.[1] === undefined) throw new Error(`unexpected ready line ${JSON.stringify(output.stdout)}`)
-  const port = Number(match[1])
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    output,
-    exited,
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-      return (await exited).code
-    },
-  }
-}
 
 async function identityCall(url: string, operation: string, body: unknown) {
   const response = await fetch(`${url}/`, {
@@ -172,31 +95,99 @@ describe('arguments', () => {
   })
 
   it.concurrent.each([
-    { args: ['--port', 'abc'], env: {}, message: /--port must be 0 to 65535, not abc/ },
-    { args: ['--port', '65536'], env: {}, message: /--port must be 0 to 65535, not 65536/ },
-    { args: ['--port', '1.5'], env: {}, message: /--port must be 0 to 65535/ },
-    { args: ['--admin-key', 'nocolon'], env: {}, message: /--admin-key must be AKID:SECRET, not nocolon/ },
-    { args: ['--admin-key', ':secret'], env: {}, message: /--admin-key must be AKID:SECRET/ },
-    { args: ['--admin-key', 'AKID:'], env: {}, message: /--admin-key must be AKID:SECRET/ },
-    { args: ['--bogus'], env: {}, message: /--bogus/ },
+    { args: ['--port', 'abc'], env: {}, message: /^--port must be 0 to 65535, not abc$/ },
+    { args: ['--port', '65536'], env: {}, message: /^--port must be 0 to 65535, not 65536$/ },
+    { args: ['--port', '1.5'], env: {}, message: /^--port must be 0 to 65535/ },
+    { args: ['--admin-key', 'nocolon'], env: {}, message: /^--admin-key \(entry 1\) must be AKID:SECRET/ },
+    { args: ['--admin-key', ':secret'], env: {}, message: /^--admin-key \(entry 1\) must be AKID:SECRET/ },
+    { args: ['--admin-key', 'AKID:'], env: {}, message: /^--admin-key \(entry 1\) must be AKID:SECRET/ },
+    { args: ['--bogus'], env: {}, message: /^Unknown option '--bogus'$/ },
     { args: ['--port'], env: {}, message: /--port/ },
     { args: ['stray'], env: {}, message: /stray/ },
-    { args: [], env: { PUSHSYNC_PORT: 'abc' }, message: /--port must be 0 to 65535, not abc/ },
-    { args: [], env: { PUSHSYNC_ADMIN_KEYS: 'AKID:secret,nocolon' }, message: /not nocolon/ },
-    { args: ['--cors-origin', 'app.example.com'], env: {}, message: /--cors-origin must be an origin/ },
+    { args: [], env: { PUSHSYNC_PORT: 'abc' }, message: /^PUSHSYNC_PORT must be 0 to 65535, not abc$/ },
+    {
+      args: [],
+      env: { PUSHSYNC_ADMIN_KEYS: 'AKID:secret,nocolon' },
+      message: /^PUSHSYNC_ADMIN_KEYS \(entry 2\) must be AKID:SECRET/,
+    },
+    {
+      args: ['--cors-origin', 'app.example.com'],
+      env: {},
+      message: /^--cors-origin \(entry 1\) must be an origin/,
+    },
     { args: ['--cors-origin', 'https://app.example.com/path'], env: {}, message: /not https:\/\/app/ },
-    { args: [], env: { PUSHSYNC_CORS_ORIGINS: 'https://a.example,nonsense' }, message: /not nonsense/ },
+    {
+      args: [],
+      env: { PUSHSYNC_CORS_ORIGINS: 'https://a.example,nonsense' },
+      message: /^PUSHSYNC_CORS_ORIGINS \(entry 2\) must be an origin .* not nonsense$/,
+    },
+    {
+      args: [],
+      env: { PUSHSYNC_ALLOW_UNAUTHENTICATED: 'yes' },
+      message: /^PUSHSYNC_ALLOW_UNAUTHENTICATED must be 1, true, 0 or false, not yes$/,
+    },
+    {
+      args: ['--log-level', 'loud'],
+      env: {},
+      message: /^--log-level must be one of fatal, error, warn, info/,
+    },
+    { args: [], env: { PUSHSYNC_METRICS_PORT: '8787' }, message: /^PUSHSYNC_METRICS_PORT must differ/ },
+    { args: ['--throttle-identity-rate=-1'], env: {}, message: /^--throttle-identity-rate must be a number/ },
+    {
+      args: ['--throttle-identity-rate', '-1'],
+      env: {},
+      message: /^Option '--throttle-identity-rate' argument is ambiguous$/,
+    },
   ])(
-    'exits 2 with a message on stderr and nothing on stdout for $args $env',
+    'exits 2 with one message on stderr and nothing on stdout for $args $env',
     async ({ args, env, message }) => {
       const result = await run(args, env)
       expect(result.code).toBe(2)
       expect(result.stdout).toBe('')
-      expect(result.stderr).toMatch(/^pushsync-server: /)
-      expect(result.stderr).toMatch(message)
-      expect(result.stderr.endsWith(USAGE)).toBe(true)
+      const lines = result.stderr.split('\n')
+      expect(lines).toHaveLength(3)
+      expect(lines[0]).toMatch(/^pushsync-server: /)
+      expect(lines[0]?.slice('pushsync-server: '.length)).toMatch(message)
+      expect(lines.slice(1)).toEqual(['(pushsync-server --help lists every setting)', ''])
     },
   )
+
+  it('names every bad setting at once, wherever it was set, and never repeats a secret', async () => {
+    const config = join(scratch, 'bad-settings.json')
+    await writeFile(
+      config,
+      JSON.stringify({
+        db: ':memory:',
+        sseHeartbeatMs: 'often',
+        throttle: { guestBurst: 0 },
+        colour: 'blue',
+      }),
+    )
+    const result = await run(
+      ['--config', config, '--port', 'http', '--admin-key', 'leaked-secret-without-colon'],
+      {
+        PUSHSYNC_THROTTLE_IDENTITY_RATE: 'fast',
+        PUSHSYNC_LOGINS: 'provider=accounts.example.com',
+        PUSHSYNC_APNS_KEY_ID: 'ABC123DEFG',
+      },
+    )
+    expect(result.code).toBe(2)
+    expect(result.stdout).toBe('')
+    expect(result.stderr.split('\n')).toEqual([
+      'pushsync-server: 8 settings are wrong:',
+      '  --port must be 0 to 65535, not http',
+      '  --admin-key (entry 1) must be AKID:SECRET (a key id, a colon, the secret)',
+      `  sseHeartbeatMs in ${config} must be 1000 to 3600000, not often`,
+      '  PUSHSYNC_LOGINS (entry 1) needs a secret (HS256) or a jwksUrl',
+      `  throttle.guestBurst in ${config} must be 1 to 1000000, not 0`,
+      '  PUSHSYNC_THROTTLE_IDENTITY_RATE must be a number of requests per second, 0 to turn it off, not fast',
+      `  ${config} has unknown field colour`,
+      '  APNs is half configured: --apns-key-file (PUSHSYNC_APNS_KEY_FILE), --apns-team-id (PUSHSYNC_APNS_TEAM_ID), --apns-bundle-id (PUSHSYNC_APNS_BUNDLE_ID) missing',
+      '(pushsync-server --help lists every setting)',
+      '',
+    ])
+    expect(result.stderr).not.toContain('leaked-secret')
+  })
 })
 
 describe('the running server', () => {
@@ -276,8 +267,9 @@ describe('the running server', () => {
   it.each([
     { env: {}, allowed: false },
     { env: { PUSHSYNC_ALLOW_UNAUTHENTICATED: '0' }, allowed: false },
-    { env: { PUSHSYNC_ALLOW_UNAUTHENTICATED: 'yes' }, allowed: false },
+    { env: { PUSHSYNC_ALLOW_UNAUTHENTICATED: 'false' }, allowed: false },
     { env: { PUSHSYNC_ALLOW_UNAUTHENTICATED: 'true' }, allowed: true },
+    { env: { PUSHSYNC_ALLOW_UNAUTHENTICATED: '1' }, allowed: true },
   ])('hands out identities without logins only when allowed ($env)', async ({ env, allowed }) => {
     const server = await start([], { PUSHSYNC_PORT: '0', PUSHSYNC_DB: ':memory:', ...env })
     try {

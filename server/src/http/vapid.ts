@@ -12,17 +12,16 @@ export const VAPID_PUBLIC_KEY_PATH = '/pushsync/vapid-public-key'
  * like every other refusal of this server, so clients read it with the code they already have.
  */
 export function vapidPublicKeyHandler(publicKey: string | undefined): (c: Context) => Response {
+  // The request id is the app's, set on every response.
   return (c) => {
-    const headers = { 'x-amzn-RequestId': crypto.randomUUID() }
     if (publicKey === undefined || publicKey === '') {
       const type = 'ResourceNotFoundException'
       return c.json({ __type: type, message: 'Web Push is not configured on this server' }, 404, {
-        ...headers,
         'x-amzn-ErrorType': type,
       })
     }
     // Revalidated on each use: after a key rotation, a page must not subscribe with the old key,
     // or every push to that subscription would be refused.
-    return c.json({ publicKey }, 200, { ...headers, 'cache-control': 'no-cache' })
+    return c.json({ publicKey }, 200, { 'cache-control': 'no-cache' })
   }
 }

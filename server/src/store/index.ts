@@ -25,7 +25,7 @@ export async function openStore(db: string): Promise<SyncStore> {
       return await openPostgresStore(db)
     } catch (error) {
       // The message names the database, never its password, which must not reach a log.
-      throw new Error(`Could not open the PostgreSQL store ${redact(db)}: ${(error as Error).message}`, {
+      throw new Error(`Could not open the PostgreSQL store ${redactDatabaseUrl(db)}: ${(error as Error).message}`, {
         cause: error,
       })
     }
@@ -33,5 +33,20 @@ export async function openStore(db: string): Promise<SyncStore> {
   return openSqliteStore(db)
 }
 
-/** The URL without its password. */
-const redact = (url: string): string => url.replace(/\/\/([^/@:]*):[^/@]*@/, '//$1:***@')
+/**
+ * The `--db` setting as it may be shown: a PostgreSQL URL without its password, whether in the
+ * user part or in a `password` parameter. A SQLite path is shown as it is.
+ */
+export function redactDatabaseUrl(db: string): string {
+  if (!/^postgres(?:ql)?:\/\//i.test(db)) return db
+  try {
+    const url = new URL(db)
+    if (url.password !== '') url.password = '***'
+    for (const name of [...url.searchParams.keys()])
+      if (/pass|secret|key/i.test(name)) url.searchParams.set(name, '***')
+    return url.toString()
+  } catch {
+    // Not a URL `new URL` reads: mask everything between the scheme and the host.
+    return db.replace(/\/\/[^/]*@/, '//***@')
+  }
+}

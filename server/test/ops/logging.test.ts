@@ -111,6 +111,45 @@ describe('request lines', () => {
     expect(typeof first?.time).toBe('string')
   })
 
+  it('carry the request id every answer has, whatever answered it', async () => {
+    const log = capturedLogger('debug')
+    server = await createSyncServer({
+      db: createMemoryStore(),
+      corsOrigins: ['https://app.example.com'],
+      bodyLimit: 1024,
+      site: (request) => (new URL(request.url).pathname === '/page' ? new Response('a page') : undefined),
+      logger: log.logger,
+    })
+    const requests = [
+      new Request('http://pushsync.test/healthz'),
+      new Request('http://pushsync.test/page'),
+      new Request('http://pushsync.test/nowhere'),
+      new Request('http://pushsync.test/pushsync/vapid-public-key'),
+      new Request('http://pushsync.test/', {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' },
+      }),
+      new Request('http://pushsync.test/', {
+        method: 'POST',
+        headers: { 'x-amz-target': 'AWSCognitoIdentityService.GetId' },
+        body: 'x'.repeat(2048),
+      }),
+    ]
+    const ids: Array<string | null> = []
+    for (const request of requests) ids.push((await server.fetch(request)).headers.get('x-amzn-requestid'))
+    const lines = log.lines().filter((line) => line.msg === 'request')
+    expect(lines.map((line) => [line.operation, line.status])).toEqual([
+      ['Healthz', 200],
+      ['Site', 200],
+      ['Unknown', 400],
+      ['VapidPublicKey', 404],
+      ['Preflight', 204],
+      ['GetId', 413],
+    ])
+    expect(lines.map((line) => line.requestId)).toEqual(ids)
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/)
+  })
+
   it('of health probes are debug lines, not info', async () => {
     const log = capturedLogger('info')
     server = await createSyncServer({ db: createMemoryStore(), logger: log.logger })

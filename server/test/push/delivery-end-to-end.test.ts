@@ -2,7 +2,8 @@ import { createECDH, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateVapidKeys } from '../../src/push/senders/webpush.js'
-import { pushConfigFromEnv } from '../../src/push-config.js'
+import { loadSettings } from '../../src/config/load.js'
+import { planServer } from '../../src/config/server-options.js'
 import { createSyncServer, type SyncServer } from '../../src/server.js'
 import { signInAsGuest } from '../helpers/guest.js'
 
@@ -127,16 +128,22 @@ describe('push delivery through the whole server', () => {
 })
 
 describe('push configuration from the environment', () => {
+  const plan = (env: Record<string, string>) => {
+    const settings = loadSettings([], env)
+    if (settings === 'help') throw new Error('no settings')
+    return planServer(settings).options
+  }
+
   it('reads Web Push keys and refuses half-configured platforms', () => {
-    expect(pushConfigFromEnv({})).toEqual({})
+    expect(plan({}).webPush).toBeUndefined()
     expect(
-      pushConfigFromEnv({
+      plan({
         PUSHSYNC_VAPID_SUBJECT: vapid.subject,
         PUSHSYNC_VAPID_PUBLIC_KEY: vapid.publicKey,
         PUSHSYNC_VAPID_PRIVATE_KEY: vapid.privateKey,
-      }),
-    ).toEqual({ webPush: { vapid } })
-    expect(() => pushConfigFromEnv({ PUSHSYNC_VAPID_SUBJECT: vapid.subject })).toThrow(/half configured/)
-    expect(() => pushConfigFromEnv({ PUSHSYNC_APNS_KEY_ID: 'ABC123DEFG' })).toThrow(/APNs is half configured/)
+      }).webPush,
+    ).toEqual({ vapid })
+    expect(() => plan({ PUSHSYNC_VAPID_SUBJECT: vapid.subject })).toThrow(/Web Push is half configured/)
+    expect(() => plan({ PUSHSYNC_APNS_KEY_ID: 'ABC123DEFG' })).toThrow(/APNs is half configured/)
   })
 })
