@@ -25,9 +25,12 @@ export async function openStore(db: string): Promise<SyncStore> {
       return await openPostgresStore(db)
     } catch (error) {
       // The message names the database, never its password, which must not reach a log.
-      throw new Error(`Could not open the PostgreSQL store ${redactDatabaseUrl(db)}: ${(error as Error).message}`, {
-        cause: error,
-      })
+      throw new Error(
+        `Could not open the PostgreSQL store ${redactDatabaseUrl(db)}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      )
     }
   }
   return openSqliteStore(db)

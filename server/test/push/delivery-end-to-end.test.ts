@@ -1,9 +1,9 @@
 import { createECDH, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { generateVapidKeys } from '../../src/push/senders/webpush.js'
 import { loadSettings } from '../../src/config/load.js'
 import { planServer } from '../../src/config/server-options.js'
+import { generateVapidKeys } from '../../src/push/senders/webpush.js'
 import { createSyncServer, type SyncServer } from '../../src/server.js'
 import { signInAsGuest } from '../helpers/guest.js'
 
