@@ -12,17 +12,26 @@ import type { StorageAdapter } from '../contracts/storage.js'
  */
 export class DeviceIds {
   private registered: string | undefined
+  /** The identity whose registration `registered` is; undefined until it was read. */
+  private readFor: string | undefined
   private local: string | undefined
   private readonly storage: StorageAdapter
+  private readonly shared: boolean
 
-  constructor(storage: StorageAdapter) {
+  /**
+   * `shared`: other tabs write the same storage (and may register the device), so the registration
+   * is read anew for every write instead of kept.
+   */
+  constructor(storage: StorageAdapter, shared: boolean) {
     this.storage = storage
+    this.shared = shared
   }
 
   /** Reads the identity's registration again (after registering, forgetting or changing identity). */
   async refresh(identityId: string): Promise<string | undefined> {
     const devices = await this.storage.read((tx) => tx.listDevices(identityId))
     this.registered = devices[0]?.deviceId
+    this.readFor = identityId
     return this.registered
   }
 
@@ -33,9 +42,15 @@ export class DeviceIds {
     return this.local
   }
 
-  /** The id a write carries: the registration as stored now, else the one a push source uses, if any. */
+  /**
+   * The id a write carries: the registration, else the one a push source uses, if any. Only this
+   * manager changes the registration of a storage it does not share, and it refreshes it then: the
+   * one it read is kept, and a write costs no read for it.
+   */
   async forWrite(identityId: string): Promise<string | undefined> {
-    return (await this.refresh(identityId)) ?? this.local
+    const registered =
+      this.shared || this.readFor !== identityId ? await this.refresh(identityId) : this.registered
+    return registered ?? this.local
   }
 }
 

@@ -147,7 +147,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     events,
     datasets: new DatasetCache(events),
     session,
-    deviceIds: new DeviceIds(storage),
+    deviceIds: new DeviceIds(storage, options.tabs !== undefined),
     handlers: options,
     maxRetries: options.maxRetries ?? DEFAULT_RETRIES,
     logger: options.logger,
