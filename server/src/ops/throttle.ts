@@ -69,9 +69,13 @@ export interface TokenBuckets {
 }
 
 interface Bucket {
+  readonly key: string
   tokens: number
   /** When `tokens` was last brought up to date, in epoch milliseconds. */
   at: number
+  /** Neighbours in recency order: `newer` toward the most recently used, `older` toward eviction. */
+  newer: Bucket | undefined
+  older: Bucket | undefined
 }
 
 export function createTokenBuckets(settings: TokenBucketSettings, maxKeys: number): TokenBuckets {
@@ -82,26 +86,47 @@ export function createTokenBuckets(settings: TokenBucketSettings, maxKeys: numbe
     throw new RangeError(`burst must be a positive integer, not ${burst}`)
   if (!(Number.isSafeInteger(maxKeys) && maxKeys >= 1))
     throw new RangeError(`maxKeys must be a positive integer, not ${maxKeys}`)
-  // A Map iterates in insertion order: re-inserting a key on every use keeps the least recently
-  // used one first, where eviction takes it.
+  // A map for lookups and a linked list for recency, so that using a key and evicting the least
+  // recently used one are both constant time. (Evicting through the Map's insertion order would
+  // not be: V8 keeps deleted entries as holes, and finding the first live one walks over them.)
   const buckets = new Map<string, Bucket>()
+  let newest: Bucket | undefined
+  let oldest: Bucket | undefined
+
+  const unlink = (bucket: Bucket) => {
+    if (bucket.newer === undefined) newest = bucket.older
+    else bucket.newer.older = bucket.older
+    if (bucket.older === undefined) oldest = bucket.newer
+    else bucket.older.newer = bucket.newer
+    bucket.newer = undefined
+    bucket.older = undefined
+  }
+  const pushNewest = (bucket: Bucket) => {
+    bucket.older = newest
+    if (newest === undefined) oldest = bucket
+    else newest.newer = bucket
+    newest = bucket
+  }
+
   return {
     take(key, now) {
       let bucket = buckets.get(key)
       if (bucket === undefined) {
-        bucket = { tokens: burst, at: now }
-        if (buckets.size >= maxKeys) {
-          const oldest = buckets.keys().next()
-          if (oldest.done !== true) buckets.delete(oldest.value)
+        if (buckets.size >= maxKeys && oldest !== undefined) {
+          const evicted = oldest
+          unlink(evicted)
+          buckets.delete(evicted.key)
         }
+        bucket = { key, tokens: burst, at: now, newer: undefined, older: undefined }
+        buckets.set(key, bucket)
       } else {
-        buckets.delete(key)
+        unlink(bucket)
         // A clock that steps back refills nothing rather than draining the bucket.
         const elapsed = Math.max(0, now - bucket.at)
         bucket.tokens = Math.min(burst, bucket.tokens + (elapsed * rate) / 1000)
         bucket.at = now
       }
-      buckets.set(key, bucket)
+      pushNewest(bucket)
       if (bucket.tokens >= 1) {
         bucket.tokens -= 1
         return 0
