@@ -1,14 +1,15 @@
 /**
  * Getting started in a browser: datasets in IndexedDB, the HTTP transport over `fetch`, pushes
- * over server-sent events while the page is open. Compiled, not run (it needs a browser).
+ * over server-sent events while the page is open. Compiled, not run (it needs a browser);
+ * browser-dataset.ts shows a dataset on the page.
  */
-import { createSyncManager, type Dataset, type SyncManager } from 'pushsync'
+// #region manager
+import { createSyncManager, type SyncManager } from 'pushsync'
 import { createSsePushSource } from 'pushsync/push/sse'
 import { createIndexedDbStorage } from 'pushsync/storage/indexeddb'
 import { createHttpTransport } from 'pushsync/transport/http'
 import { signInAsGuest } from './sign-in.js'
 
-// #region manager
 // The server behind the app's own origin (a reverse proxy maps /sync to pushsync-server).
 const endpoint = '/sync'
 const identityPoolId = 'us-east-1:0c8c5c4e-5f5e-4d4a-9a51-7a4a0a7c1f00'
@@ -50,25 +51,3 @@ export async function startSync(): Promise<SyncManager> {
   return manager
 }
 // #endregion manager
-
-// #region dataset
-export async function bindSettings(manager: SyncManager, render: (values: Record<string, string>) => void) {
-  const settings: Dataset = await manager.openOrCreateDataset('settings')
-  render(await settings.getAll())
-  // Re-render on every change: the user's own writes and the ones a sync brought.
-  manager.on('datasetChanged', async ({ dataset }) => {
-    if (dataset === 'settings') render(await settings.getAll())
-  })
-  settings.onStatus(({ pendingChanges, syncing, lastError }) => {
-    document.title = syncing ? 'Syncing…' : pendingChanges > 0 ? `${pendingChanges} unsynced` : 'Saved'
-    if (lastError !== null) console.warn(lastError.code, lastError.message)
-  })
-  await settings.synchronize().catch(() => {}) // offline: the writes wait for the next sync
-  return settings
-}
-
-export async function setTheme(settings: Dataset, theme: string) {
-  await settings.put('theme', theme) // stored locally at once
-  await settings.synchronize() // sent now; pushes tell the other devices
-}
-// #endregion dataset

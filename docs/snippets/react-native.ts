@@ -1,62 +1,22 @@
 /**
- * Getting started in React Native: SQLite through the app's SQLite library (expo-sqlite here),
- * FCM and APNs pushes through the callback push sources, and a sync whenever the app comes to the
- * foreground. pushsync imports no native module: the app hands its own over. Compiled, not run.
+ * Getting started in React Native: FCM and APNs pushes through the callback push sources, and a
+ * sync whenever the app comes to the foreground. pushsync imports no native module: the app hands
+ * its own over (react-native-modules.d.ts declares the ones used here). Compiled, not run.
  */
+// #region manager
+import messaging from '@react-native-firebase/messaging'
 import { createSyncManager, type SyncManager } from 'pushsync'
 import { createApnsPushSource, createFcmPushSource } from 'pushsync/push/callback'
-import { createMemoryStorage } from 'pushsync/storage/memory'
-import { createSqliteStorage, type SqliteDriver, type SqlRow, type SqlValue } from 'pushsync/storage/sqlite'
 import { createHttpTransport } from 'pushsync/transport/http'
-
-// What the app provides, typed as much as this file uses: expo-sqlite's database, React Native
-// Firebase's messaging(), a native module handing over APNs userInfo, and react-native's AppState
-// and Platform.
-declare const SQLite: {
-  openDatabaseAsync(name: string): Promise<{
-    execAsync(sql: string): Promise<void>
-    runAsync(sql: string, params: SqlValue[]): Promise<unknown>
-    getAllAsync<T>(sql: string, params: SqlValue[]): Promise<T[]>
-    closeAsync(): Promise<void>
-  }>
-}
-declare const messaging: () => {
-  getToken(): Promise<string>
-  onMessage(listener: (message: { data?: Record<string, string> }) => void): () => void
-  onTokenRefresh(listener: (token: string) => void): () => void
-}
-declare const apnsNotifications: {
-  getDeviceToken(): Promise<string | null>
-  onNotification(listener: (userInfo: Record<string, unknown>) => void): () => void
-}
-declare const AppState: {
-  addEventListener(type: 'change', listener: (state: string) => void): { remove(): void }
-}
-declare const Platform: { readonly OS: 'ios' | 'android' }
-declare const __DEV__: boolean
-declare const session: { identityId: string; getToken(): Promise<string> }
+import { AppState, Platform } from 'react-native'
+import { apnsNotifications } from './apns-notifications.js'
+import { openStorage } from './react-native-storage.js'
+import type { GuestSession } from './sign-in.js'
 
 const endpoint = 'https://sync.example.com'
 const identityPoolId = 'us-east-1:0c8c5c4e-5f5e-4d4a-9a51-7a4a0a7c1f00'
 
-// #region storage
-export async function openStorage() {
-  const db = await SQLite.openDatabaseAsync('pushsync.db')
-  const driver: SqliteDriver = {
-    exec: (sql) => db.execAsync(sql),
-    run: (sql, params) => db.runAsync(sql, [...params]),
-    all: (sql, params) => db.getAllAsync<SqlRow>(sql, [...params]),
-    close: () => db.closeAsync(),
-  }
-  return createSqliteStorage({ driver })
-}
-
-// Or, for a session that need not survive a restart (a demo, a test): createMemoryStorage()
-export const ephemeralStorage = createMemoryStorage
-// #endregion storage
-
-// #region manager
-export async function startSync(): Promise<SyncManager> {
+export async function startSync(session: GuestSession): Promise<SyncManager> {
   const manager = createSyncManager({
     identityPoolId,
     identityId: session.identityId,

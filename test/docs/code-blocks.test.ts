@@ -1,8 +1,9 @@
 /**
- * The code a reader copies from the READMEs and the getting-started guides is code the project
- * compiles: every TypeScript block of README.md and server/README.md is a whole file of
- * docs/snippets (which `npm run typecheck` compiles), and every snippet a guide includes exists with
- * the region it names (VitePress would show the whole file instead of a region it cannot find).
+ * The code a reader copies from the READMEs and the getting-started guides is complete code the
+ * project compiles: every TypeScript block of README.md and server/README.md is a whole file of
+ * docs/snippets (which `npm run typecheck` compiles), and every snippet region a guide includes
+ * exists (VitePress would show the whole file instead of a region it cannot find) and compiles on
+ * its own, as the reader sees it: its imports, declarations and code, nothing from around it.
  * The README's program also runs here against a real server, as a user runs it.
  */
 import { execFile } from 'node:child_process'
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import ts from 'typescript'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSyncServer, type SyncServer } from '../../server/src/server.js'
 import { codeBlocks, programOf } from './markdown.js'
@@ -68,6 +70,87 @@ describe.each(GUIDES)('%s', (page) => {
     const lines = readFileSync(path, 'utf8').split('\n')
     expect(lines.some((line) => line.trim() === `// #region ${region}`)).toBe(true)
     expect(lines.some((line) => line.trim() === `// #endregion ${region}`)).toBe(true)
+  })
+})
+
+/** The text VitePress shows for `<<< file#region`: the region's lines without markers, dedented. */
+function regionText(file: string, region: string | undefined): string {
+  const text = readFileSync(join(snippets, file), 'utf8')
+  if (region === undefined) return text
+  const lines = text.split('\n')
+  const start = lines.findIndex((line) => line.trim() === `// #region ${region}`)
+  const end = lines.findIndex((line) => line.trim() === `// #endregion ${region}`)
+  const body = lines.slice(start + 1, end).filter((line) => !/^\/\/ #(?:end)?region /.test(line.trim()))
+  const indent = Math.min(
+    ...body.filter((line) => line.trim() !== '').map((line) => /^\s*/.exec(line)?.[0].length ?? 0),
+  )
+  return body.map((line) => line.slice(indent)).join('\n')
+}
+
+/**
+ * Type-checks each text as a module of its own, placed in docs/snippets (so a block may import a
+ * snippet another page shows, as `./sign-in.js`), with the repository's compiler options; returns
+ * the errors per text.
+ */
+function compileAlone(texts: readonly string[]): string[][] {
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    join(root, 'tsconfig.json'),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
+        throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'))
+      },
+    },
+  )
+  if (parsed === undefined) throw new Error('tsconfig.json could not be read')
+  const virtual = new Map(texts.map((text, index) => [join(snippets, `.guide-block-${index}.ts`), text]))
+  const host = ts.createCompilerHost(parsed.options)
+  const { fileExists, readFile, getSourceFile } = host
+  host.fileExists = (file) => virtual.has(file) || fileExists(file)
+  host.readFile = (file) => virtual.get(file) ?? readFile(file)
+  host.getSourceFile = (file, language, ...rest) => {
+    const text = virtual.get(file)
+    return text === undefined
+      ? getSourceFile(file, language, ...rest)
+      : ts.createSourceFile(file, text, language, true)
+  }
+  // Ambient declarations of docs/snippets (the React Native modules the guides import) apply too.
+  const ambient = readdirSync(snippets)
+    .filter((name) => name.endsWith('.d.ts'))
+    .map((name) => join(snippets, name))
+  const program = ts.createProgram([...virtual.keys(), ...ambient], parsed.options, host)
+  return [...virtual.keys()].map((file) => {
+    const source = program.getSourceFile(file)
+    if (source === undefined) return [`${file} was not compiled`]
+    return [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)].map(
+      (diagnostic) => {
+        const line =
+          diagnostic.start === undefined ? 0 : source.getLineAndCharacterOfPosition(diagnostic.start).line + 1
+        return `line ${line}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`
+      },
+    )
+  })
+}
+
+describe('the guides’ code blocks', () => {
+  const blocks = GUIDES.flatMap((page) =>
+    [...read(page).matchAll(/^<<< @\/snippets\/([\w.-]+)(?:#([\w-]+))?/gm)].map((m) => ({
+      page,
+      shown: `${m[1]}${m[2] === undefined ? '' : `#${m[2]}`}`,
+      text: regionText(m[1] as string, m[2]),
+    })),
+  )
+
+  it('each compile on their own, as shown', { timeout: 120_000 }, () => {
+    const errors = compileAlone(blocks.map((block) => block.text))
+    const incomplete = blocks.flatMap((block, index) =>
+      (errors[index] ?? []).length === 0
+        ? []
+        : [`${block.page} shows ${block.shown}:\n  ${(errors[index] ?? []).join('\n  ')}`],
+    )
+    expect(blocks.length).toBeGreaterThan(5)
+    expect(incomplete.join('\n'), 'blocks that need code the page does not show').toBe('')
   })
 })
 

@@ -14,7 +14,7 @@ import { conflicts } from '../../docs/snippets/conflicts.js'
 import { identityPoolId } from '../../docs/snippets/devices.js'
 import { refusedWrites } from '../../docs/snippets/errors.js'
 import { indexedDbInNode } from '../../docs/snippets/indexeddb-node.js'
-import { nodeQuickstart } from '../../docs/snippets/node.js'
+import { twoDevices } from '../../docs/snippets/node-devices.js'
 import { pushDecisions } from '../../docs/snippets/push-decision.js'
 import { startServer, startServerWithNativePush } from '../../docs/snippets/server.js'
 import { signInAsGuest } from '../../docs/snippets/sign-in.js'
@@ -39,7 +39,7 @@ afterAll(async () => {
 
 describe('getting started', () => {
   it('Node: a write reaches the second device by synchronize, the next one by push alone', async () => {
-    expect(await nodeQuickstart(url, directory)).toEqual({
+    expect(await twoDevices(url, directory)).toEqual({
       synced: { theme: 'dark', language: 'en' },
       pushed: 'light',
     })
