@@ -70,6 +70,7 @@ export default defineConfig({
         items: [
           { text: 'Overview', link: '/server/' },
           { text: 'Command line', link: '/server/cli' },
+          { text: 'Operations', link: '/server/operations' },
           { text: 'Deployment', link: '/server/deployment' },
           { text: 'SQLite and PostgreSQL', link: '/server/storage' },
         ],

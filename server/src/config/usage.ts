@@ -74,7 +74,7 @@ A flag wins over its variable, a variable over the file, the file over the defau
 
 const cell = (text: string): string => text.replaceAll('|', '\\|')
 
-/** The documentation's reference table (Markdown), one row per setting. */
+/** The documentation's reference table (Markdown, columns aligned), one row per setting. */
 export function referenceTable(): string {
   const rows = settings().map((setting) => [
     `\`${cell(flagText(setting))}\``,
@@ -84,9 +84,10 @@ export function referenceTable(): string {
     cell(setting.help) + (setting.repeatable ? '; repeatable' : ''),
   ])
   const header = ['Flag', 'Environment', 'Config file', 'Default', 'Meaning']
-  return [
-    `| ${header.join(' | ')} |`,
-    `| ${header.map(() => '---').join(' | ')} |`,
-    ...rows.map((row) => `| ${row.join(' | ')} |`),
-  ].join('\n')
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  )
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((text, column) => text.padEnd(widths[column] ?? 0)).join(' | ')} |`
+  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n')
 }

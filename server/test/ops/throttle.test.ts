@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import {
   CognitoIdentityClient,
   GetIdCommand,
@@ -305,11 +307,20 @@ describe('requests per identity', () => {
 })
 
 describe('defaults', () => {
-  it('are the figures the docs give', () => {
+  it('are the figures the operations page gives', () => {
     expect(DEFAULT_THROTTLE).toEqual({
       guestGetId: { rate: 0.2, burst: 30 },
       identity: { rate: 10, burst: 100 },
       maxKeys: 100_000,
     })
+    const page = readFileSync(
+      fileURLToPath(new URL('../../../docs/server/operations.md', import.meta.url)),
+      'utf8',
+    )
+    const row = (bucket: string) => page.split('\n').find((line) => line.startsWith(`| \`${bucket}\``)) ?? ''
+    expect(row('guestGetId')).toContain('burst 30, then 0.2 a second')
+    expect(row('identity')).toContain('burst 100, then 10 a second')
+    expect(page).toContain('| both ')
+    expect(page).toMatch(/\| both .*\| 100000 /)
   })
 })
