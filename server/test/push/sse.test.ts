@@ -251,7 +251,7 @@ describe('the SSE live channel over a socket', () => {
     expect(elsewhere.messages).toEqual([])
   })
 
-  it('announces a DeleteDataset with the sync count the deletion took', async () => {
+  it('announces a DeleteDataset with the sync count the deletion took, marked deleted', async () => {
     const who = await newIdentity(url)
     await put(who, 'doomed', 'k')
     await put(who, 'doomed', 'l')
@@ -259,9 +259,10 @@ describe('the SSE live channel over a socket', () => {
     await stream.messagesUpTo(1)
     const deleted = await fetch(datasetUrl(who, 'doomed'), { method: 'DELETE', headers: bearer(who) })
     expect(deleted.status).toBe(200)
+    const deletion = syncMessage(who, 'doomed', 3)
     expect(await stream.messagesUpTo(2)).toEqual([
       syncMessage(who, 'doomed', 2),
-      syncMessage(who, 'doomed', 3),
+      { ...deletion, data: JSON.stringify({ ...JSON.parse(deletion.data), deleted: true }) },
     ])
 
     // A deleted dataset no longer exists, so a new connection does not open with it.
