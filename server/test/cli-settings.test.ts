@@ -13,6 +13,7 @@ import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateVapidKeys } from '../src/push/senders/webpush.js'
 import { cliRunner } from './helpers/cli.js'
+import { signInAsGuest } from './helpers/guest.js'
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
 
@@ -283,6 +284,35 @@ describe('push settings', () => {
       true,
     )
     expect(result.stderr).not.toContain('also-short')
+  })
+})
+
+describe('quotas', () => {
+  it('are Cognito’s unless --max-* settings raise or lower them', async () => {
+    const running = await cli.start(['--port', '0', '--db', ':memory:', '--allow-unauthenticated'], {
+      PUSHSYNC_MAX_DATASETS_PER_IDENTITY: '1',
+    })
+    const guest = await signInAsGuest(running.url, POOL)
+    const write = async (dataset: string) => {
+      const at = `${running.url}/identitypools/${encodeURIComponent(POOL)}/identities/${encodeURIComponent(guest.identityId)}/datasets/${dataset}`
+      const headers = { authorization: `Bearer ${guest.token}` }
+      const { SyncSessionToken } = (await (await fetch(`${at}/records`, { headers })).json()) as {
+        SyncSessionToken: string
+      }
+      return fetch(at, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          SyncSessionToken,
+          RecordPatches: [{ Op: 'replace', Key: 'k', Value: 'v', SyncCount: 0 }],
+        }),
+      })
+    }
+    expect((await write('first')).status).toBe(200)
+    const second = await write('second')
+    expect(second.status).toBe(400)
+    expect(second.headers.get('x-amzn-errortype')).toBe('LimitExceededException')
+    expect(await running.stop()).toBe(0)
   })
 })
 

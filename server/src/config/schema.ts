@@ -1,4 +1,5 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto'
+import { DEFAULT_LIMITS } from 'pushsync/core'
 import { z } from 'zod'
 import { LOG_LEVELS } from '../ops/logger.js'
 import { DEFAULT_THROTTLE } from '../ops/throttle.js'
@@ -176,6 +177,45 @@ export const settingsSchema = z.strictObject({
       default: String(DEFAULT_SSE_HEARTBEAT_MS),
       help: 'interval of the keep-alive comments on idle event streams',
       group: 'Server',
+    }),
+
+  limits: z
+    .strictObject({
+      maxDatasetsPerIdentity: integer(1, 1_000_000)
+        .default(DEFAULT_LIMITS.maxDatasetsPerIdentity)
+        .register(sources, {
+          flag: 'max-datasets-per-identity',
+          arg: 'N',
+          env: 'PUSHSYNC_MAX_DATASETS_PER_IDENTITY',
+          default: String(DEFAULT_LIMITS.maxDatasetsPerIdentity),
+          help: "datasets an identity may have (Cognito's quota; raise the clients' limits to match)",
+          group: 'Server',
+        }),
+      maxRecordsPerDataset: integer(1, 1_000_000)
+        .default(DEFAULT_LIMITS.maxRecordsPerDataset)
+        .register(sources, {
+          flag: 'max-records-per-dataset',
+          arg: 'N',
+          env: 'PUSHSYNC_MAX_RECORDS_PER_DATASET',
+          default: String(DEFAULT_LIMITS.maxRecordsPerDataset),
+          help: "live records a dataset may hold (Cognito's quota)",
+          group: 'Server',
+        }),
+      maxDatasetBytes: integer(1024, 1024 ** 3, '1024 to 1073741824')
+        .default(DEFAULT_LIMITS.maxDatasetBytes)
+        .register(sources, {
+          flag: 'max-dataset-bytes',
+          arg: 'BYTES',
+          env: 'PUSHSYNC_MAX_DATASET_BYTES',
+          default: String(DEFAULT_LIMITS.maxDatasetBytes),
+          help: "UTF-8 bytes of a dataset's keys and values (Cognito's quota)",
+          group: 'Server',
+        }),
+    })
+    .default({
+      maxDatasetsPerIdentity: DEFAULT_LIMITS.maxDatasetsPerIdentity,
+      maxRecordsPerDataset: DEFAULT_LIMITS.maxRecordsPerDataset,
+      maxDatasetBytes: DEFAULT_LIMITS.maxDatasetBytes,
     }),
 
   logins: list(login)

@@ -55,6 +55,7 @@ export function planServer(settings: Settings): ServerPlan {
     ...(settings.corsOrigins.length === 0 ? {} : { corsOrigins: settings.corsOrigins }),
     ...(settings.logins.length === 0 ? {} : { logins: settings.logins.map(withoutUndefined) }),
     ...(jwt === undefined ? {} : { bearerJwt: jwt }),
+    limits: settings.limits,
     bodyLimit: settings.bodyLimit,
     sseHeartbeatMs: settings.sseHeartbeatMs,
     ...(webPush === undefined ? {} : { webPush }),
