@@ -30,6 +30,24 @@ export class Session {
     return this.controller.signal
   }
 
+  /**
+   * Runs `task` with a signal of its own that follows the session's: aborted with it, and dropped
+   * when the task ends. Every request of the task listens to this one, not to the session's signal,
+   * which lives as long as the manager and would otherwise collect a listener per request.
+   * `generation` is the session signal the caller took, which may already be aborted.
+   */
+  static async scoped<T>(generation: AbortSignal, task: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController()
+    const follow = () => controller.abort(generation.reason)
+    if (generation.aborted) follow()
+    else generation.addEventListener('abort', follow, { once: true })
+    try {
+      return await task(controller.signal)
+    } finally {
+      generation.removeEventListener('abort', follow)
+    }
+  }
+
   /** Whether the network can be used: an identity and a transport, and the manager open. */
   get canSync(): boolean {
     return (

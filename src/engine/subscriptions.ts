@@ -1,6 +1,7 @@
 import { SyncError } from '../errors.js'
 import type { EngineContext } from './context.js'
 import { throwIfCancelled, transportError } from './failures.js'
+import { Session } from './session.js'
 
 /**
  * Subscribes or unsubscribes this device to a dataset's pushes on the server. Subscribing needs a
@@ -13,16 +14,18 @@ export async function setSubscription(
 ): Promise<void> {
   const { session, deviceIds } = context
   const transport = session.requireTransport()
-  const signal = session.signal
   const device = await deviceIds.refresh(session.identityId)
   if (device === undefined) {
     if (!subscribed) return
     throw new SyncError('DEVICE_NOT_REGISTERED', 'register the device (registerDevice) before subscribing')
   }
-  const result = subscribed
-    ? await transport.subscribe(name, device, signal)
-    : await transport.unsubscribe(name, device, signal)
-  throwIfCancelled(signal)
+  const result = await Session.scoped(session.signal, async (signal) => {
+    const answer = subscribed
+      ? await transport.subscribe(name, device, signal)
+      : await transport.unsubscribe(name, device, signal)
+    throwIfCancelled(signal)
+    return answer
+  })
   if (result.ok || (!subscribed && result.failure.kind === 'notFound')) return
   const doing = `${subscribed ? 'subscribing to' : 'unsubscribing from'} dataset "${name}"`
   throw transportError(result.failure, transport.name, doing)

@@ -224,7 +224,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     },
     async refreshDatasetMetadata() {
       const transport = session.requireTransport()
-      const result = await transport.listDatasets(session.signal)
+      const result = await Session.scoped(session.signal, (signal) => transport.listDatasets(signal))
       if (!result.ok) throw transportError(result.failure, transport.name, 'listing datasets')
       for (const remote of result.value) await ensureDataset(context, remote.name)
       return result.value
@@ -242,7 +242,9 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
       const known = await storage.read((tx) => tx.getDevice(identityId, platform))
       if (known !== undefined && known.token === token) return known.deviceId
       const transport = session.requireTransport()
-      const result = await transport.registerDevice(platform, token, session.signal)
+      const result = await Session.scoped(session.signal, (signal) =>
+        transport.registerDevice(platform, token, signal),
+      )
       if (!result.ok) throw transportError(result.failure, transport.name, `registering a ${platform} device`)
       await storage.write((tx) => tx.putDevice({ identityId, platform, deviceId: result.value, token }))
       await context.deviceIds.refresh(identityId)

@@ -4,6 +4,7 @@ import type { DatasetState } from './dataset-state.js'
 import type { SyncResult } from './events.js'
 import { syncFailure } from './failures.js'
 import { countPending } from './local-writes.js'
+import { Session } from './session.js'
 import {
   applyPushedChanges,
   type SynchronizeOptions,
@@ -56,7 +57,9 @@ export class SyncRunner {
     // Pushed changes are taken only by a call that starts the flight: a queued follow-up is shared
     // with later callers, whose pushes may name newer counts that only a full sync brings.
     const pushed = state.flight.isRunning ? undefined : call.pushed
-    return state.flight.run(() => this.run(state, run, pushed))
+    return state.flight.run(() =>
+      Session.scoped(run.signal, (signal) => this.run(state, { ...run, signal }, pushed)),
+    )
   }
 
   private async run(

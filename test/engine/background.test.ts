@@ -3,6 +3,7 @@
  * run a bounded number at a time, wait while the device is offline or the server asks to slow
  * down, never hold up a sync the app awaits, and stop with the manager. Also: wipeData cancels.
  */
+import { getEventListeners } from 'node:events'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { ConnectivitySource, SyncEvents, SyncManager, TransportFailure } from '../../src/index.js'
 import { isSyncError } from '../../src/index.js'
@@ -250,6 +251,32 @@ describe('wipeData during a sync', () => {
     const again = await device.openOrCreateDataset('doomed')
     await again.put('k', 'fresh')
     expect(await again.synchronize()).toMatchObject({ pushed: 1 })
+    await device.close()
+  })
+})
+
+describe('the signal that cancels a manager’s requests', () => {
+  it('does not collect a listener per request over a manager’s life', async () => {
+    const identity = await server.newIdentity()
+    const signals = new Set<AbortSignal>()
+    const device = server.device(identity, {
+      transport: interceptTransport(server.transport(identity), (call) => {
+        const signal = call.args.find((arg): arg is AbortSignal => arg instanceof AbortSignal)
+        if (signal !== undefined) signals.add(signal)
+        return call.proceed()
+      }),
+    })
+    const ds = await device.openOrCreateDataset('long-lived')
+    for (let i = 0; i < 30; i++) {
+      await ds.put('k', String(i))
+      await ds.synchronize()
+    }
+    await device.refreshDatasetMetadata()
+    // Every request of the 30 syncs was made with a signal; none of them holds more than a few
+    // listeners afterwards (a signal shared by all would hold one per request).
+    const listeners = [...signals].map((signal) => getEventListeners(signal, 'abort').length)
+    expect(signals.size).toBeGreaterThan(0)
+    expect(Math.max(...listeners)).toBeLessThan(5)
     await device.close()
   })
 })
