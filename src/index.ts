@@ -55,6 +55,7 @@ export {
   createSyncManager,
   type Dataset,
   type DatasetStatus,
+  type DatasetValues,
   type DecidedBy,
   type DefaultDecision,
   type PushOutcome,

@@ -15,10 +15,11 @@ export interface ConnectivitySource {
 }
 
 /** Why a dataset is synchronized in the background; the order is the queue's priority. */
-export type BackgroundReason = 'push' | 'pending' | 'interval'
+export type BackgroundReason = 'write' | 'push' | 'pending' | 'interval'
 
 const PRIORITY: Readonly<Record<BackgroundReason | 'subscription', number>> = {
-  subscription: 3,
+  subscription: 4,
+  write: 3,
   push: 2,
   pending: 1,
   interval: 0,
@@ -40,6 +41,8 @@ interface Job {
 export interface BackgroundOptions {
   readonly connectivity: ConnectivitySource | undefined
   readonly syncIntervalMs: number | undefined
+  /** Synchronize local writes this long after the last of a burst; undefined: only when asked. */
+  readonly writeThroughMs: number | undefined
   /** Background syncs and subscriptions running at once. */
   readonly concurrency: number
 }
@@ -62,6 +65,7 @@ export class BackgroundWork {
   private backoffMs = 0
   private backoffTimer: ReturnType<typeof setTimeout> | undefined
   private readonly stops: Array<() => void> = []
+  private readonly writeTimers = new Map<string, ReturnType<typeof setTimeout>>()
   /** Set while this manager may use the network (a lone tab, or the leading one). */
   active = true
 
@@ -80,6 +84,17 @@ export class BackgroundWork {
           this.resumeWhenFree()
           if (online) void this.syncPending()
         }),
+      )
+    }
+    const writeThroughMs = options.writeThroughMs
+    if (writeThroughMs !== undefined) {
+      // A local write in this tab, or one another tab announced: the leading tab sends it.
+      const written = (event: { readonly dataset: string; readonly source: 'local' | 'remote' }) => {
+        if (event.source === 'local') this.afterWrite(event.dataset, writeThroughMs)
+      }
+      this.stops.push(
+        context.events.on('datasetChanged', written),
+        context.events.on('datasetDeleted', written),
       )
     }
     if (options.syncIntervalMs !== undefined) {
@@ -123,6 +138,19 @@ export class BackgroundWork {
         if (!isSyncError(error, 'SYNC_CANCELLED'))
           warn(this.context, '[pushsync] background sync failed', error)
       })
+  }
+
+  /** Writes within `delayMs` of each other go out in one sync, queued after the last of them. */
+  private afterWrite(name: string, delayMs: number): void {
+    if (!this.active) return
+    const waiting = this.writeTimers.get(name)
+    if (waiting !== undefined) clearTimeout(waiting)
+    const timer = setTimeout(() => {
+      this.writeTimers.delete(name)
+      this.schedule(name, 'write')
+    }, delayMs)
+    ;(timer as { unref?: () => void }).unref?.()
+    this.writeTimers.set(name, timer)
   }
 
   /** Queues a sync of every dataset with pending changes (or a pending delete). */
@@ -196,6 +224,8 @@ export class BackgroundWork {
   dropWaiting(): void {
     this.queue.clear()
     this.jobs.clear()
+    for (const timer of this.writeTimers.values()) clearTimeout(timer)
+    this.writeTimers.clear()
   }
 
   /** Stops the connectivity listener, the interval and the backoff, and drops what waits. */
@@ -231,7 +261,7 @@ export class BackgroundWork {
   /** A job queued for a push is dropped when the device has caught up with the push meanwhile. */
   private async stillNeeded(job: Job): Promise<boolean> {
     const { storage, session, datasets } = this.context
-    if (job.reason === 'interval') return true
+    if (job.reason === 'interval' || job.reason === 'write') return true
     const meta = await storage.read((tx) => tx.getDataset(session.identityId, job.name))
     if (job.reason === 'pending') {
       if (meta === undefined) return false

@@ -1,5 +1,6 @@
 import type { DatasetUsage } from '../core/records.js'
 import type { SyncError } from '../errors.js'
+import type { DatasetView } from './dataset-view.js'
 import type { SyncEventEmitter, SyncPath, SyncResult } from './events.js'
 import { SingleFlight } from './single-flight.js'
 
@@ -67,6 +68,8 @@ export class DatasetState {
   readonly name: string
   /** One sync of this dataset at a time; calls meanwhile share one follow-up. */
   readonly flight = new SingleFlight<SyncResult>()
+  /** The dataset's values, kept in memory while watched. */
+  readonly view: DatasetView
   private current: DatasetStatus = INITIAL_STATUS
   /** Whether `pendingChanges` was counted in storage (a write then only adds to it). */
   private pendingCounted = false
@@ -78,9 +81,10 @@ export class DatasetState {
   private readonly watchers = new Set<(status: DatasetStatus) => void>()
   private readonly events: SyncEventEmitter
 
-  constructor(name: string, events: SyncEventEmitter) {
+  constructor(name: string, events: SyncEventEmitter, view: DatasetView) {
     this.name = name
     this.events = events
+    this.view = view
   }
 
   get status(): DatasetStatus {
@@ -99,6 +103,7 @@ export class DatasetState {
       this.usage = undefined
       this.heard = 0
       this.syncSession = undefined
+      this.view.reset()
     }
     const next = reduceStatus(this.current, action)
     if (sameStatus(next, this.current)) return
@@ -177,16 +182,21 @@ function sameStatus(a: DatasetStatus, b: DatasetStatus): boolean {
 export class DatasetCache {
   private readonly states = new Map<string, DatasetState>()
   private readonly events: SyncEventEmitter
+  private readonly makeView: (name: string) => DatasetView
 
-  constructor(events: SyncEventEmitter) {
+  constructor(events: SyncEventEmitter, makeView: (name: string) => DatasetView) {
     this.events = events
+    this.makeView = makeView
+    // Every committed change reaches the view of its dataset, whatever made it.
+    events.on('datasetChanged', (event) => this.states.get(event.dataset)?.view.changed(event.keys))
+    events.on('datasetDeleted', (event) => this.states.get(event.dataset)?.view.changed(undefined))
   }
 
   /** The dataset's state, made on first use. */
   get(name: string): DatasetState {
     let state = this.states.get(name)
     if (state === undefined) {
-      state = new DatasetState(name, this.events)
+      state = new DatasetState(name, this.events, this.makeView(name))
       this.states.set(name, state)
     }
     return state

@@ -3,6 +3,7 @@ import { SyncError, syncErrorFromFailure } from '../errors.js'
 import type { BackgroundWork } from './background.js'
 import type { EngineContext } from './context.js'
 import type { DatasetStatus } from './dataset-state.js'
+import type { DatasetValues } from './dataset-view.js'
 import type { SyncResult } from './events.js'
 import { deleteLocally, writeLocally } from './local-writes.js'
 import { setSubscription } from './subscriptions.js'
@@ -26,7 +27,23 @@ export interface Dataset {
   synchronize(options?: SynchronizeOptions): Promise<SyncResult>
   /** Synchronizes now when online, else as soon as the manager's connectivity source reports online. */
   synchronizeOnConnectivity(options?: SynchronizeOptions): Promise<SyncResult>
-  /** Subscribes this device to the dataset's pushes; the dataset must exist on the server (sync first). */
+  /**
+   * Calls `listener` with the dataset's values once they are read and after every committed change
+   * (a local write, a sync, a pushed change, another tab's write); returns the function that stops
+   * it. The values are a frozen object with a null prototype, the same object until the next change.
+   */
+  watch(listener: (values: DatasetValues) => void): () => void
+  /** Calls `listener` with the value of `key` once read and whenever it changes; undefined when absent. */
+  watch(key: string, listener: (value: string | undefined) => void): () => void
+  /**
+   * The values as of the last committed change, while something watches the dataset; undefined
+   * before they were read. Stable between changes, as `useSyncExternalStore` needs.
+   */
+  getSnapshot(): DatasetValues | undefined
+  /**
+   * Subscribes this device to the dataset's pushes on the server (Cognito's SubscribeToDataset); the
+   * dataset must exist there (sync first). This is not a way to listen to changes: that is `watch`.
+   */
   subscribe(): Promise<void>
   /** Unsubscribes; a dataset or device the server does not know is fine. */
   unsubscribe(): Promise<void>
@@ -105,7 +122,30 @@ export function createDataset({ context, runner, background }: DatasetServices, 
     },
     synchronize,
     synchronizeOnConnectivity: (options) => background.whenOnline(() => synchronize(options)),
-    subscribe: () => setSubscription(context, name, true),
+    watch(
+      keyOrListener: string | ((values: DatasetValues) => void),
+      keyListener?: (value: string | undefined) => void,
+    ) {
+      session.assertOpen()
+      if (typeof keyOrListener === 'function')
+        return state().view.watch({ key: undefined, listener: keyOrListener })
+      if (typeof keyOrListener !== 'string' || typeof keyListener !== 'function') {
+        throw new SyncError('INVALID_ARGUMENT', 'watch takes a listener, or a key and a listener')
+      }
+      const valid = validateKey(keyOrListener, context.limits)
+      if (!valid.ok) throw syncErrorFromFailure(valid.failure)
+      return state().view.watch({ key: keyOrListener, listener: keyListener })
+    },
+    getSnapshot: () => state().view.current,
+    subscribe: (...args: unknown[]) =>
+      args.length > 0
+        ? Promise.reject(
+            new SyncError(
+              'INVALID_ARGUMENT',
+              'subscribe() takes no arguments: it subscribes this device to pushes on the server; use watch(listener) to listen to changes',
+            ),
+          )
+        : setSubscription(context, name, true),
     unsubscribe: () => setSubscription(context, name, false),
     delete: () => deleteLocally(context, name),
     getStatus: () => state().status,

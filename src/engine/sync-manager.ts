@@ -12,6 +12,7 @@ import { type Clock, systemClock } from './clock.js'
 import type { EngineContext, SyncHandlers } from './context.js'
 import { createDataset, type Dataset } from './dataset.js'
 import { DatasetCache } from './dataset-state.js'
+import { DatasetView } from './dataset-view.js'
 import { DeviceIds } from './device-id.js'
 import { SyncEventEmitter, type SyncEvents } from './events.js'
 import { transportError } from './failures.js'
@@ -43,6 +44,12 @@ export interface SyncManagerOptions extends SyncHandlers {
    * fallback for platforms where they are unreliable. Off by default.
    */
   readonly syncIntervalMs?: number
+  /**
+   * Synchronizes local writes by itself: a burst of writes within `delayMs` (default 20) goes out in
+   * one background sync shortly after the last of them, while the device is online. `synchronize()`
+   * still works as before. Off by default.
+   */
+  readonly writeThrough?: boolean | { readonly delayMs?: number }
   /**
    * Background syncs (and subscriptions of `subscribeAll`) running at once. Default 4: a browser
    * opens at most 6 HTTP/1.1 connections to one origin, and the push stream and the app's own
@@ -133,6 +140,19 @@ export interface SyncManager {
 }
 
 const DEFAULT_RETRIES = 3
+const DEFAULT_WRITE_THROUGH_MS = 20
+
+function writeThroughDelay(option: SyncManagerOptions['writeThrough']): number | undefined {
+  if (option === undefined || option === false) return undefined
+  const delayMs = option === true ? DEFAULT_WRITE_THROUGH_MS : (option.delayMs ?? DEFAULT_WRITE_THROUGH_MS)
+  if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0) {
+    throw new SyncError(
+      'INVALID_ARGUMENT',
+      `writeThrough.delayMs must be a number of milliseconds, not ${String(delayMs)}`,
+    )
+  }
+  return delayMs
+}
 const DEFAULT_BACKGROUND_CONCURRENCY = 4
 
 export function createSyncManager(options: SyncManagerOptions): SyncManager {
@@ -145,7 +165,8 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
     clock: options.clock ?? systemClock,
     limits: resolveLimits(options.limits),
     events,
-    datasets: new DatasetCache(events),
+    // The views read through the context, which exists by the time anyone watches.
+    datasets: new DatasetCache(events, (name) => new DatasetView(context, name)),
     session,
     deviceIds: new DeviceIds(storage, options.tabs !== undefined),
     handlers: options,
@@ -163,6 +184,7 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
   const background = new BackgroundWork(context, runner, {
     connectivity: options.connectivity,
     syncIntervalMs: options.syncIntervalMs,
+    writeThroughMs: writeThroughDelay(options.writeThrough),
     concurrency: options.backgroundConcurrency ?? DEFAULT_BACKGROUND_CONCURRENCY,
   })
   const intake = new PushIntake(context, background)
