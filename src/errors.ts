@@ -5,6 +5,7 @@
 export type SyncErrorCode =
   | 'INVALID_ARGUMENT'
   | 'LIMIT_EXCEEDED'
+  | 'VALUE_INVALID'
   | 'DATASET_NOT_FOUND'
   | 'STORAGE_UNAVAILABLE'
   | 'STORAGE_QUOTA'

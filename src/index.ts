@@ -58,9 +58,14 @@ export {
   type DatasetValues,
   type DecidedBy,
   type DefaultDecision,
+  type InferInput,
+  type InferOutput,
   type PushOutcome,
   type PushSourceState,
   type PushSourceStatus,
+  type StandardIssue,
+  type StandardResult,
+  type StandardSchemaV1,
   type SyncConflict,
   type SyncEventName,
   type SyncEvents,
@@ -72,6 +77,7 @@ export {
   type SyncPath,
   type SyncResult,
   systemClock,
+  type TypedDataset,
 } from './engine/index.js'
 export {
   isSyncError,

@@ -96,6 +96,21 @@ export interface SyncEvents {
   pushIgnored: [event: { readonly payload: unknown; readonly reason: string; readonly message: string }]
   /** A push source failed (a dropped connection, a refused token); it keeps retrying until stopped. */
   pushSourceError: [event: { readonly source: string; readonly error: SyncError }]
+  /**
+   * A typed dataset read a stored value its schema refuses (written by another device or an older
+   * version of the app). The record is left as it is; `value` is its JSON text.
+   */
+  valueInvalid: [
+    event: {
+      readonly dataset: string
+      readonly key: string
+      readonly value: string
+      readonly issues: ReadonlyArray<{
+        readonly message: string
+        readonly path?: ReadonlyArray<unknown> | undefined
+      }>
+    },
+  ]
   /** A push source connected, went live, or lost its connection. */
   pushSourceStateChanged: [event: { readonly source: string; readonly state: PushSourceState }]
 }

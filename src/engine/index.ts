@@ -15,6 +15,13 @@ export type {
 } from './events.js'
 export type { PushOutcome } from './push-intake.js'
 export type { PushSourceStatus } from './push-sources.js'
+export type {
+  InferInput,
+  InferOutput,
+  StandardIssue,
+  StandardResult,
+  StandardSchemaV1,
+} from './standard-schema.js'
 export {
   createSyncManager,
   type SyncManager,
@@ -22,3 +29,4 @@ export {
   type SyncManagerStatus,
 } from './sync-manager.js'
 export type { SyncConflict, SynchronizeOptions } from './synchronize.js'
+export type { TypedDataset } from './typed-dataset.js'

@@ -21,9 +21,16 @@ import { countPending, ensureDataset } from './local-writes.js'
 import { PushIntake, type PushOutcome } from './push-intake.js'
 import { type PushSourceStatus, PushSources } from './push-sources.js'
 import { Session } from './session.js'
+import {
+  type InferInput,
+  type InferOutput,
+  isStandardSchema,
+  type StandardSchemaV1,
+} from './standard-schema.js'
 import { setSubscription } from './subscriptions.js'
 import { SyncRunner } from './sync-runner.js'
 import { createTabLink } from './tabs.js'
+import { createTypedDataset, type TypedDataset } from './typed-dataset.js'
 
 export type { ConnectivitySource } from './background.js'
 
@@ -91,7 +98,16 @@ export interface SyncManager {
    * Cancels the syncs under way first (they reject with SYNC_CANCELLED).
    */
   changeIdentity(identityId: string, transport: Transport): Promise<void>
+  /** Opens the dataset, creating it locally when this device has none of that name. */
   openOrCreateDataset(name: string): Promise<Dataset>
+  /**
+   * Opens the dataset with typed values: JSON checked by `schema` (any Standard Schema: zod,
+   * valibot, arktype...), strings on the device and the wire.
+   */
+  openOrCreateDataset<TSchema extends StandardSchemaV1>(
+    name: string,
+    options: { readonly schema: TSchema },
+  ): Promise<TypedDataset<InferInput<TSchema>, InferOutput<TSchema>>>
   /** The datasets stored on this device. */
   listDatasets(): Promise<DatasetMeta[]>
   /** The identity's datasets on the server; creates local entries for the ones this device lacks. */
@@ -233,12 +249,20 @@ export function createSyncManager(options: SyncManagerOptions): SyncManager {
       context.datasets.reset()
       await context.deviceIds.refresh(newIdentityId)
     },
-    async openOrCreateDataset(name) {
+    async openOrCreateDataset(name: string, typed?: { readonly schema: StandardSchemaV1 }) {
       session.assertOpen()
       if (typeof name !== 'string') throw new SyncError('INVALID_ARGUMENT', 'dataset name must be a string')
+      if (typed !== undefined && !isStandardSchema(typed.schema)) {
+        throw new SyncError(
+          'INVALID_ARGUMENT',
+          'schema must implement Standard Schema (zod, valibot, arktype...)',
+        )
+      }
       await ensureDataset(context, name)
       await countPending(context, name)
-      return createDataset(services, name)
+      const dataset = createDataset(services, name)
+      // The overloads tie the result to the arguments; one body serves both.
+      return (typed === undefined ? dataset : createTypedDataset(dataset, typed.schema, events)) as never
     },
     async listDatasets() {
       session.assertOpen()
