@@ -6,8 +6,16 @@
  * sends; AWS SDK clients sign with SigV4, measured separately for the single-patch case). Reports
  * requests per second and p50/p99 latency for:
  *   - UpdateRecords with 1 patch and with 50 patches (SyncSessionTokens fetched before timing);
- *   - ListRecords of a whole 1,024-record dataset.
- * Every loop is bounded by a request count; the server is stopped at the end.
+ *   - ListRecords of a whole 1,024-record dataset;
+ *   - 16 writers of distinct identities of one pool, each sending UpdateRecords with the token the
+ *     previous answer carried: on SQLite, on PostgreSQL with one server process, and on PostgreSQL
+ *     with two processes sharing the database (writers alternate between them). This is where a
+ *     lock wider than one identity would show.
+ * Every loop is bounded by a request count; the servers are stopped at the end.
+ *
+ * `npm run bench:server -- writers` runs only the writers' part. PostgreSQL is the machine's own
+ * (PUSHSYNC_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres); a database of
+ * the bench's own is created there and dropped at the end.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -16,6 +24,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { HttpRequest } from '@smithy/protocol-http'
 import { SignatureV4 } from '@smithy/signature-v4'
+import pg from 'pg'
 import { Sha256 } from '../server/src/auth/sigv4.js'
 import { RawHttpConnection } from './raw-http.js'
 
@@ -29,7 +38,7 @@ interface Client {
   credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string }
 }
 
-async function startServer(): Promise<{ url: string; child: ChildProcess; dir: string }> {
+async function startServer(db?: string): Promise<{ url: string; child: ChildProcess; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'pushsync-bench-'))
   const child = spawn(
     process.execPath,
@@ -38,7 +47,9 @@ async function startServer(): Promise<{ url: string; child: ChildProcess; dir: s
       '--port',
       '0',
       '--db',
-      join(dir, 'bench.db'),
+      db ?? join(dir, 'bench.db'),
+      '--log-level',
+      'warn',
       '--allow-unauthenticated',
       // A benchmark asks far more of one identity and one address than any person: no limits.
       '--throttle-identity-rate',
@@ -241,14 +252,108 @@ async function listBench(url: string, concurrency: number, requests: number) {
   )
 }
 
-const { url, child, dir } = await startServer()
-try {
-  console.log(`node ${process.version}; server ${url}; SQLite file in ${dir}`)
-  for (const concurrency of CONCURRENCY) await updateBench(url, concurrency, 1, 3000, false)
-  for (const concurrency of [1, 16]) await updateBench(url, concurrency, 1, 1000, true)
-  for (const concurrency of CONCURRENCY) await updateBench(url, concurrency, 50, 1000, false)
-  for (const concurrency of CONCURRENCY) await listBench(url, concurrency, 640)
-} finally {
-  child.kill('SIGTERM')
-  rmSync(dir, { recursive: true, force: true })
+/**
+ * `writers` clients, each an identity of its own in one pool, spread over `urls` (one per server
+ * process), each sending `perWriter` single-patch UpdateRecords one after another. After a first
+ * ListRecords, each write uses the SyncSessionToken the previous answer carried: one round trip per
+ * write, as a current device syncs.
+ */
+async function writersBench(label: string, urls: readonly string[], writers: number, perWriter: number) {
+  const clients = await Promise.all(
+    Array.from({ length: writers }, (_, i) => newClient(urls[i % urls.length] ?? '')),
+  )
+  const state = new Map<Client, { url: string; token: string; count: number }>()
+  for (const [i, client] of clients.entries()) {
+    const url = urls[i % urls.length] ?? ''
+    state.set(client, { url, token: await sessionToken(url, client, 'writes', 0), count: 0 })
+  }
+  await measure(label, clients, perWriter, async (client, i) => {
+    const own = state.get(client)
+    if (own === undefined) throw new Error('no state')
+    const answer = await client.connection.request(
+      'POST',
+      datasetPath(client, 'writes'),
+      { ...client.auth, 'content-type': 'application/json' },
+      JSON.stringify({
+        SyncSessionToken: own.token,
+        RecordPatches: [{ Op: 'replace', Key: 'key', Value: `value ${i}`, SyncCount: own.count }],
+      }),
+    )
+    if (answer.status !== 200) throw new Error(`UpdateRecords: ${answer.status} ${answer.body}`)
+    const result = JSON.parse(answer.body) as {
+      Records: Array<{ SyncCount: number }>
+      SyncSessionToken: string
+    }
+    own.token = result.SyncSessionToken
+    own.count = result.Records[0]?.SyncCount ?? 0
+  })
 }
+
+/** A PostgreSQL database of the bench's own, dropped by `drop`. */
+async function benchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const adminUrl = process.env.PUSHSYNC_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+  const admin = new pg.Client({ connectionString: adminUrl })
+  await admin.connect()
+  const name = `pushsync_bench_${process.pid}`
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+  await admin.query(`CREATE DATABASE ${name}`)
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    async drop() {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await admin.end()
+    },
+  }
+}
+
+const WRITERS = 16
+const WRITES_PER_WRITER = 150
+
+async function writersSection(): Promise<void> {
+  const sqlite = await startServer()
+  try {
+    await writersBench('16 writers, SQLite file', [sqlite.url], WRITERS, WRITES_PER_WRITER)
+  } finally {
+    sqlite.child.kill('SIGTERM')
+    rmSync(sqlite.dir, { recursive: true, force: true })
+  }
+  for (const processes of [1, 2]) {
+    const database = await benchDatabase()
+    const servers: Array<Awaited<ReturnType<typeof startServer>>> = []
+    try {
+      // One after the other: the first applies the migrations.
+      for (let i = 0; i < processes; i++) servers.push(await startServer(database.url))
+      await writersBench(
+        `16 writers, PostgreSQL, ${processes} process${processes === 1 ? '' : 'es'}`,
+        servers.map((server) => server.url),
+        WRITERS,
+        WRITES_PER_WRITER,
+      )
+    } finally {
+      for (const server of servers) {
+        server.child.kill('SIGTERM')
+        await new Promise((resolve) => server.child.once('exit', resolve))
+        rmSync(server.dir, { recursive: true, force: true })
+      }
+      await database.drop()
+    }
+  }
+}
+
+console.log(`node ${process.version}`)
+if (process.argv[2] !== 'writers') {
+  const { url, child, dir } = await startServer()
+  try {
+    console.log(`server ${url}; SQLite file in ${dir}`)
+    for (const concurrency of CONCURRENCY) await updateBench(url, concurrency, 1, 3000, false)
+    for (const concurrency of [1, 16]) await updateBench(url, concurrency, 1, 1000, true)
+    for (const concurrency of CONCURRENCY) await updateBench(url, concurrency, 50, 1000, false)
+    for (const concurrency of CONCURRENCY) await listBench(url, concurrency, 640)
+  } finally {
+    child.kill('SIGTERM')
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+await writersSection()
