@@ -11,7 +11,7 @@ import {
   remoteWins,
   resolveConflict,
 } from '../../src/core/index.js'
-import { ServerModel } from './model/server-model.js'
+import { ServerModel } from '../../src/testing/merge/index.js'
 
 const value = fc.option(fc.string({ maxLength: 6 }), { nil: null })
 const time = fc.nat({ max: 1_000_000 })

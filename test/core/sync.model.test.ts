@@ -1,46 +1,30 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { type ConflictResolver, lastWriterWins, localWins, remoteWins } from '../../src/core/index.js'
-import { DeviceModel, type SyncFaults } from './model/device-model.js'
-import { ServerModel } from './model/server-model.js'
+import {
+  type ConflictResolver,
+  DELETE_PENDING,
+  lastWriterWins,
+  localWins,
+  remoteWins,
+} from '../../src/core/index.js'
+import {
+  findDivergence,
+  findInvalidResolution,
+  findSilentLoss,
+  PUSH_CHANNELS,
+  Simulation,
+  type SimulationStep,
+  simulationSteps,
+} from '../../src/testing/merge/index.js'
 
 /**
- * One device and one server (plus "another device" writing straight to the server), driven by
- * random local writes and removes, remote writes and synchronizes with faults: offline, a write by
- * another device between pull and push (a 409), a local write during the push, a lost
- * acknowledgement. After every step the invariants below must hold.
+ * The core's rules, put together as the engine puts them, on the multi-device simulator of
+ * `pushsync/testing/merge`: one to three devices and a server, random writes and removes, syncs
+ * whose pulls and pushes interleave with other devices' steps, lost acknowledgements, pushes that
+ * arrive late, twice, out of order or never, restarts mid-sync. The invariants below hold after
+ * every step; after a quiet round every device equals the server and no write was lost.
  */
 
-const KEYS = ['a', 'b', 'c', '__proto__', '']
-const key = fc.constantFrom(...KEYS.filter((k) => k !== ''))
-const value = fc.oneof(fc.constantFrom('x', 'y', ''), fc.string({ maxLength: 4 }), fc.constant(null))
-
-const faults: fc.Arbitrary<SyncFaults> = fc.oneof(
-  { weight: 4, arbitrary: fc.constant({}) },
-  { weight: 1, arbitrary: fc.constant({ offline: true }) },
-  { weight: 2, arbitrary: fc.record({ remoteWriteBeforePush: fc.record({ key, value }) }) },
-  { weight: 2, arbitrary: fc.record({ localWriteDuringPush: fc.record({ key, value }) }) },
-  { weight: 2, arbitrary: fc.constant({ lostAck: true }) },
-  { weight: 1, arbitrary: fc.constant({ remoteWriteBeforeEveryPush: true }) },
-)
-
-type Step =
-  | { readonly kind: 'local'; readonly key: string; readonly value: string | null }
-  | {
-      readonly kind: 'remote'
-      readonly key: string
-      readonly value: string | null
-      readonly deviceTime: number
-    }
-  | { readonly kind: 'sync'; readonly faults: SyncFaults }
-
-const step: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({ kind: fc.constant('local' as const), key, value }),
-  fc.record({ kind: fc.constant('remote' as const), key, value, deviceTime: fc.nat({ max: 400 }) }),
-  fc.record({ kind: fc.constant('sync' as const), faults }),
-)
-
-const resolverName = fc.constantFrom('remoteWins', 'localWins', 'lastWriterWins', 'concatenate')
 const resolvers: Record<string, ConflictResolver> = {
   remoteWins,
   localWins,
@@ -51,126 +35,156 @@ const resolvers: Record<string, ConflictResolver> = {
   }),
 }
 
-function checkInvariants(device: DeviceModel, server: ServerModel): void {
-  const lastSyncCount = device.meta.lastSyncCount
-  expect(lastSyncCount).toBeGreaterThanOrEqual(0)
-  expect(lastSyncCount).toBeLessThanOrEqual(server.count)
-  for (const record of device.records.values()) {
-    if (record.dirty) continue
-    // A clean row is one the server holds (or held) at exactly that sync count.
-    expect(record.syncCount).toBeGreaterThan(0)
-    expect(server.history.get(record.key)?.get(record.syncCount)).toBe(record.value)
-  }
-  // No gap: every server change up to lastSyncCount is on the device, or the device has a newer base.
-  for (const serverKey of server.history.keys()) {
-    const version = server.versionAtOrBefore(serverKey, lastSyncCount)
-    if (version === undefined) continue
-    const row = device.records.get(serverKey)
-    expect(row, `record ${JSON.stringify(serverKey)} at ${version} is missing`).toBeDefined()
-    expect(row?.syncCount).toBeGreaterThanOrEqual(version)
+const world = fc.integer({ min: 1, max: 3 }).chain((devices) =>
+  fc.record({
+    devices: fc.constant(devices),
+    resolver: fc.constantFrom(...Object.keys(resolvers)),
+    channels: fc.array(fc.constantFrom(...PUSH_CHANNELS), { minLength: devices, maxLength: devices }),
+    clockSkews: fc.array(fc.integer({ min: -25, max: 25 }), { minLength: devices, maxLength: devices }),
+    steps: simulationSteps({ devices, maxSteps: 30 }),
+  }),
+)
+
+type World = typeof world extends fc.Arbitrary<infer T> ? T : never
+
+function simulate(w: World, resolver?: ConflictResolver): Simulation {
+  return new Simulation({
+    devices: w.devices,
+    resolver: resolver ?? resolvers[w.resolver] ?? remoteWins,
+    channels: w.channels,
+    clockSkews: w.clockSkews,
+  })
+}
+
+/** Runs `check`, and on failure shows the trace so far under the assertion's message. */
+function withTrace(simulation: Simulation, check: () => void): void {
+  try {
+    check()
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    throw new Error(`${message}\n${simulation.trace}`, { cause: error })
   }
 }
 
-function expectConverged(device: DeviceModel, server: ServerModel): void {
-  expect(device.dirtyKeys()).toEqual([])
-  expect(device.liveView()).toEqual(server.liveView())
-  expect(device.meta.lastSyncCount).toBe(server.count)
+function checkInvariants(simulation: Simulation): void {
+  const { server } = simulation
+  for (const device of simulation.devices) {
+    const meta = device.meta
+    if (meta === undefined) continue
+    const lastSyncCount = meta.lastSyncCount
+    if (lastSyncCount !== DELETE_PENDING) {
+      expect(lastSyncCount, `${device.name} lastSyncCount`).toBeGreaterThanOrEqual(0)
+      expect(lastSyncCount, `${device.name} lastSyncCount`).toBeLessThanOrEqual(server.count)
+    }
+    for (const record of device.records.values()) {
+      if (record.dirty) continue
+      // A clean row is one the server holds (or held) at exactly that sync count.
+      expect(record.syncCount, `${device.name} clean ${record.key}`).toBeGreaterThan(0)
+      expect(server.history.get(record.key)?.get(record.syncCount)).toBe(record.value)
+    }
+    // No gap: every server change up to lastSyncCount is on the device, or the device has a newer base.
+    for (const key of server.history.keys()) {
+      const version = server.versionAtOrBefore(key, lastSyncCount)
+      if (version === undefined) continue
+      const row = device.records.get(key)
+      expect(row, `${device.name}: record ${JSON.stringify(key)} at #${version} is missing`).toBeDefined()
+      expect(row?.syncCount).toBeGreaterThanOrEqual(version)
+    }
+  }
+  // A device never conflicts with its own write, unless it never heard that the server stored it.
+  for (const decision of simulation.journal.conflicts) {
+    const device = simulation.devices[decision.device]
+    if (decision.conflict.remote.lastModifiedBy !== device?.name) continue
+    expect(
+      device.unacknowledged.has(decision.conflict.key),
+      `${device.name} conflicts with its own acknowledged write of ${JSON.stringify(decision.conflict.key)}`,
+    ).toBe(true)
+  }
 }
 
-describe('sync model: one device, one server', () => {
-  it('keeps its invariants and converges under random writes, syncs and faults', () => {
+describe('sync model: devices of one identity and a server, on the simulator', () => {
+  it('keeps its invariants after every step, converges after a quiet round and loses no write', () => {
     fc.assert(
-      fc.property(resolverName, fc.array(step, { maxLength: 30 }), (resolver, steps) => {
-        const server = new ServerModel()
-        const device = new DeviceModel(resolvers[resolver] ?? remoteWins)
-        let remoteClock = 0
-        for (const current of steps) {
-          if (current.kind === 'local') device.write(current.key, current.value)
-          else if (current.kind === 'remote') {
-            remoteClock = Math.max(remoteClock + 1, current.deviceTime)
-            server.remoteWrite(current.key, current.value, remoteClock)
-          } else {
-            const outcome = device.synchronize(server, current.faults)
-            const {
-              offline,
-              lostAck,
-              localWriteDuringPush,
-              remoteWriteBeforePush,
-              remoteWriteBeforeEveryPush,
-            } = current.faults
-            const concurrentWriter =
-              localWriteDuringPush !== undefined ||
-              remoteWriteBeforePush !== undefined ||
-              remoteWriteBeforeEveryPush
-            if (offline) expect(outcome).toBe('offline')
-            if (remoteWriteBeforeEveryPush && outcome !== 'ok') expect(outcome).toBe('retries-exhausted')
-            if (outcome === 'ok' && !concurrentWriter) {
-              // A sync with no concurrent writer leaves the device equal to the server.
-              expectConverged(device, server)
-            }
-            if (lostAck && outcome === 'offline') {
-              // The next sync finds its own write on the server: no duplicate push, no conflict.
-              const updatesBefore = server.updateCalls
-              const conflictsBefore = device.conflictsSeen
-              const countBefore = server.count
-              const pending = device.dirtyKeys().length
-              expect(device.synchronize(server)).toBe('ok')
-              expect(device.conflictsSeen).toBe(conflictsBefore)
-              expect(server.count).toBe(countBefore)
-              if (pending > 0) expect(server.updateCalls).toBe(updatesBefore)
-              expectConverged(device, server)
-            }
+      fc.property(world, (w) => {
+        const simulation = simulate(w)
+        withTrace(simulation, () => {
+          for (const step of w.steps) {
+            simulation.run(step)
+            checkInvariants(simulation)
           }
-          checkInvariants(device, server)
-        }
-
-        // Settle: one sync without faults converges.
-        expect(device.synchronize(server)).toBe('ok')
-        expectConverged(device, server)
-
-        // Nothing the device accepted is lost: each local write reached the server, was replaced by a
-        // later local write to its key, or lost a conflict the resolver decided.
-        device.writes.forEach((write, index) => {
-          const onServer = [...(server.history.get(write.key)?.values() ?? [])].includes(write.value)
-          const replaced = device.writes.slice(index + 1).some((later) => later.key === write.key)
-          const discarded = device.discarded.some((d) => d.key === write.key && d.value === write.value)
-          expect(onServer || replaced || discarded, `write ${JSON.stringify(write)} was lost`).toBe(true)
+          simulation.settle()
+          checkInvariants(simulation)
+          // The resolvers above never fail, so nothing may be wedged, lost or left behind.
+          expect(findInvalidResolution(simulation)).toBeUndefined()
+          expect(findSilentLoss(simulation)).toBeUndefined()
+          expect(findDivergence(simulation)).toBeUndefined()
+          expect(simulation.isQuiet()).toBe(true)
         })
       }),
     )
   })
 
-  it('with localWins, the device’s last write to each key is what the server ends with', () => {
+  it('with localWins, a device’s pending edits are what the server holds once it syncs alone', () => {
     fc.assert(
-      fc.property(fc.array(step, { maxLength: 30 }), (steps) => {
-        const server = new ServerModel()
-        const device = new DeviceModel(localWins)
-        const lastLocal = new Map<string, string | null>()
-        for (const current of steps) {
-          if (current.kind === 'local') {
-            const before = device.writes.length
-            device.write(current.key, current.value)
-            // Only writes that changed something count: putting the value a record has is a no-op.
-            if (device.writes.length > before) lastLocal.set(current.key, current.value)
-          } else if (current.kind === 'remote') {
-            server.remoteWrite(current.key, current.value, current.deviceTime)
-            // A remote write the device has seen before its own next write is not overridden by it.
-            lastLocal.delete(current.key)
-          } else if (!current.faults.remoteWriteBeforeEveryPush && !current.faults.remoteWriteBeforePush) {
-            const before = device.writes.length
-            device.synchronize(server, current.faults)
-            const during = current.faults.localWriteDuringPush
-            if (during && device.writes.length > before) lastLocal.set(during.key, during.value)
+      fc.property(world, fc.nat(2), (w, pick) => {
+        const simulation = simulate(w, localWins)
+        const device = pick % w.devices
+        withTrace(simulation, () => {
+          simulation.runAll(w.steps)
+          // Cut off a sync in flight: what it sent may have been overwritten since.
+          simulation.run({ kind: 'restart', device })
+          const pending = new Map(
+            (simulation.devices[device]?.rows() ?? [])
+              .filter((row) => row.dirty)
+              .map((row) => [row.key, row.value]),
+          )
+          simulation.run({ kind: 'sync', devices: [device], fault: 'none' })
+          for (const [key, value] of pending) {
+            expect(simulation.server.record(key)?.value ?? null, `key ${JSON.stringify(key)}`).toBe(value)
           }
-        }
-        expect(device.synchronize(server)).toBe('ok')
-        const serverView = server.liveView()
-        for (const [k, v] of lastLocal) {
-          // Removing a key the device never had is a no-op, so nothing needs to reach the server.
-          if (v === null) expect(serverView.has(k)).toBe(false)
-          else expect(serverView.get(k)).toBe(v)
-        }
+        })
       }),
     )
+  })
+
+  it('with remoteWins, every conflict of a sync leaves the server’s value in place', () => {
+    fc.assert(
+      fc.property(world, fc.nat(2), (w, pick) => {
+        const simulation = simulate(w, remoteWins)
+        const device = pick % w.devices
+        withTrace(simulation, () => {
+          simulation.runAll(w.steps)
+          simulation.run({ kind: 'restart', device })
+          const before = simulation.journal.conflicts.length
+          simulation.run({ kind: 'sync', devices: [device], fault: 'none' })
+          for (const decision of simulation.journal.conflicts.slice(before)) {
+            expect(simulation.server.record(decision.conflict.key)?.value).toBe(
+              decision.conflict.remote.value,
+            )
+          }
+        })
+      }),
+    )
+  })
+
+  it('after a lost acknowledgement the next sync finds its own write: no conflict, no second push', () => {
+    const steps: SimulationStep[] = [
+      { kind: 'write', device: 0, key: 'a', value: 'x' },
+      { kind: 'sync', devices: [0], fault: 'lost-ack' },
+    ]
+    const simulation = new Simulation({ devices: 1, resolver: localWins }).runAll(steps)
+    const device = simulation.devices[0]
+    expect(device?.dirtyKeys()).toEqual(['a'])
+    const updates = simulation.server.updateCalls
+    simulation.run({ kind: 'sync', devices: [0], fault: 'none' })
+    expect(simulation.journal.conflicts).toEqual([])
+    expect(simulation.server.updateCalls).toBe(updates)
+    expect(device?.dirtyKeys()).toEqual([])
+    expect(device?.meta?.lastSyncCount).toBe(1)
+    expect(simulation.trace.lines).toEqual([
+      ' 1. d0 writes a="x"',
+      ' 2. d0 syncs (lost ack): pulls #0→#0; sends a="x" → stored at #1; does not hear the answer (offline)',
+      ' 3. d0 syncs: pulls #0→#1 [a="x"], nothing to push',
+    ])
   })
 })

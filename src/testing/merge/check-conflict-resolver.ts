@@ -11,14 +11,16 @@ import {
   type PropertyViolation,
 } from './properties.js'
 import { Simulation } from './simulation.js'
-import { type SimulationStep, type StepWeights, simulationSteps } from './steps.js'
+import { type SimulationStep, type StepWeights, simulationStep, simulationSteps } from './steps.js'
 
 export interface CheckConflictResolverOptions {
   /** Devices of the identity; default 3. */
   readonly devices?: number
   /**
    * Also require that the converged value of every key is the same whatever order the devices
-   * synchronize in: what a union or a counter merge gives, and `localWins` or `remoteWins` do not.
+   * synchronize in: once they agree, each device writes offline, then they sync one after another,
+   * in two orders; the server must end with the same values. A union or a counter merge gives
+   * that; `localWins` and `remoteWins` do not.
    */
   readonly orderIndependent?: boolean
   /** Scenarios to try; fast-check's default (100, or the global setting) when omitted. */
@@ -46,7 +48,11 @@ export interface MergeScenario {
   readonly channels: readonly PushChannel[]
   /** Each device's clock offset in milliseconds. */
   readonly clockSkews: readonly number[]
-  /** A second order for the quiet round, compared with index order under `orderIndependent`. */
+  /**
+   * Under `orderIndependent`: the writes the devices make offline once they agree, and a second
+   * order for the quiet round that follows, compared with index order.
+   */
+  readonly concurrentWrites: readonly SimulationStep[]
   readonly order: readonly number[]
 }
 
@@ -92,14 +98,22 @@ const DEFAULT_MAX_STEPS = 20
 export function mergeScenario(options: CheckConflictResolverOptions = {}): fc.Arbitrary<MergeScenario> {
   const devices = options.devices ?? DEFAULT_DEVICES
   const indices = Array.from({ length: devices }, (_, index) => index)
+  const data = {
+    devices,
+    ...(options.keys === undefined ? {} : { keys: options.keys }),
+    ...(options.values === undefined ? {} : { values: options.values }),
+  }
+  const onlyWrites = { write: 1, sync: 0, advance: 0, deliver: 0, restart: 0, delete: 0 }
   return fc.record({
     steps: simulationSteps({
-      devices,
+      ...data,
       maxSteps: options.maxSteps ?? DEFAULT_MAX_STEPS,
-      ...(options.keys === undefined ? {} : { keys: options.keys }),
-      ...(options.values === undefined ? {} : { values: options.values }),
       ...(options.weights === undefined ? {} : { weights: options.weights }),
     }),
+    concurrentWrites:
+      options.orderIndependent === true
+        ? fc.array(simulationStep({ ...data, weights: onlyWrites }), { minLength: 1, maxLength: 2 * devices })
+        : fc.constant([]),
     channels: fc.array(fc.constantFrom(...PUSH_CHANNELS), { minLength: devices, maxLength: devices }),
     // Device times step by 10 ms per step: offsets of a few steps reorder and tie writes.
     clockSkews: fc.array(fc.integer({ min: -25, max: 25 }), { minLength: devices, maxLength: devices }),
@@ -110,8 +124,9 @@ export function mergeScenario(options: CheckConflictResolverOptions = {}): fc.Ar
 /**
  * Runs one scenario with `resolver` and judges it: *stays valid* (checked after every step, so the
  * trace stops where the first sync fails), then after a quiet round *no silent loss* and
- * *converges*, and under `orderIndependent` the same steps again with the quiet round in another
- * order.
+ * *converges*. Under `orderIndependent` the devices then write offline and synchronize in index
+ * order, and, in a second run of the same steps, in the scenario's other order; both runs must
+ * hold every property and end with the same values.
  */
 export function evaluateScenario(
   resolver: ConflictResolver,
@@ -136,25 +151,34 @@ export function evaluateScenario(
     }
   }
   const indexOrder = simulation.devices.map((device) => device.index)
-  simulation.settle(indexOrder, () => findInvalidResolution(simulation) !== undefined)
-  const violation =
-    findInvalidResolution(simulation) ?? findSilentLoss(simulation) ?? findDivergence(simulation)
+  const settle = (run: Simulation, order: readonly number[]) =>
+    run.settle(order, () => findInvalidResolution(run) !== undefined)
+  const judge = (run: Simulation) => findInvalidResolution(run) ?? findSilentLoss(run) ?? findDivergence(run)
+  settle(simulation, indexOrder)
+  const violation = judge(simulation)
   if (violation !== undefined || options.orderIndependent !== true) {
     return { violation, trace: simulation.trace.lines }
   }
 
+  // The devices agree now; each writes offline, then they synchronize in two orders.
   const sameAsIndex = scenario.order.every((index, position) => index === indexOrder[position])
   const otherOrder = sameAsIndex ? [...indexOrder].reverse() : scenario.order
+  simulation.runAll(scenario.concurrentWrites)
+  settle(simulation, indexOrder)
+  const first = judge(simulation)
+  if (first !== undefined) return { violation: first, trace: simulation.trace.lines }
   const other = start().runAll(scenario.steps)
+  settle(other, indexOrder)
+  other.runAll(scenario.concurrentWrites)
   const quietStart = other.trace.lines.length
-  other.settle(otherOrder, () => findInvalidResolution(other) !== undefined)
+  settle(other, otherOrder)
   const trace = [...simulation.trace.lines, ...other.trace.lines.slice(quietStart)]
-  const otherViolation =
-    findInvalidResolution(other) ??
-    findSilentLoss(other) ??
-    findDivergence(other) ??
-    findOrderDependence({ simulation, order: indexOrder }, { simulation: other, order: otherOrder })
-  return { violation: otherViolation, trace }
+  return {
+    violation:
+      judge(other) ??
+      findOrderDependence({ simulation, order: indexOrder }, { simulation: other, order: otherOrder }),
+    trace,
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Limits } from '../../core/limits.js'
+import { DEFAULT_LIMITS, type Limits } from '../../core/limits.js'
 import type { PullResult, RecordPatch, RemoteRecord } from '../../core/model.js'
 import { utf8ByteLength, validateKey, validateValue } from '../../core/validate.js'
 import { showKey } from './text.js'
@@ -37,7 +37,7 @@ export class ServerModel {
   private deletedAt = 0
   private time = 1_000_000
 
-  constructor(limits: Limits) {
+  constructor(limits: Limits = DEFAULT_LIMITS) {
     this.limits = limits
   }
 
@@ -100,6 +100,21 @@ export class ServerModel {
       return record
     })
     return { ok: true, records: written }
+  }
+
+  /**
+   * Another device of the identity writes one record, based on the server's current row, so it is
+   * always accepted (unless a quota refuses it): a way to put the server in a given state.
+   */
+  remoteWrite(
+    key: string,
+    value: string | null,
+    deviceTime: number,
+    writer = 'another device',
+  ): UpdateAnswer {
+    const syncCount = this.records.get(key)?.syncCount ?? 0
+    const op = value === null ? 'remove' : 'replace'
+    return this.updateRecords([{ op, key, value, syncCount, deviceLastModifiedDate: deviceTime }], writer)
   }
 
   /** DeleteDataset: false when there is no dataset to delete (Cognito's ResourceNotFound). */

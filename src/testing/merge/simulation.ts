@@ -171,7 +171,9 @@ export class Simulation {
   ): void {
     const devices = order.map((index) => this.device(index))
     this.tick++
-    this.begin('', `quiet round, in order ${devices.map((device) => device.name).join(', ')}`, true)
+    const header = `quiet round, in order ${devices.map((device) => device.name).join(', ')}`
+    this.begin('', header, true)
+    const headerLine = this.trace.lines.length - 1
     const label = this.steps
     this.steps = 0
     for (const device of this.devices) device.inbox.length = 0
@@ -186,7 +188,14 @@ export class Simulation {
       }
     }
     this.steps = label
-    this.trace.line(this.ending())
+    const ending = this.ending()
+    if (this.trace.lines.length - 1 === headerLine && ending.startsWith(AGREE)) {
+      // Nothing happened: one line says so.
+      this.trace.lines[headerLine] = `quiet round: nothing to do; ${ending.slice('end: '.length)}`
+      this.trace.close()
+      return
+    }
+    this.trace.line(ending)
   }
 
   /** Every device is done syncing, has nothing to push, and holds the server's latest count. */
@@ -203,7 +212,7 @@ export class Simulation {
   ending(): string {
     const server = showView(this.server.liveView())
     const views = this.devices.map((device) => showView(device.liveView()))
-    if (views.every((view) => view === server)) return `end: the server and every device hold ${server}`
+    if (views.every((view) => view === server)) return `${AGREE} ${server}`
     return `end: server ${server}; ${this.devices.map((device, index) => `${device.name} ${views[index]}`).join('; ')}`
   }
 
@@ -708,6 +717,7 @@ export class Simulation {
 }
 
 const UP_TO_DATE = 'up to date'
+const AGREE = 'end: the server and every device hold'
 
 function syncFault(fault: SyncFault): NetworkFault {
   switch (fault) {

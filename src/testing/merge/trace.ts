@@ -55,6 +55,12 @@ export class Trace {
     if (target !== undefined && !keep(target.parts)) this.lines.splice(target.index, 1)
   }
 
+  /** Ends the current step: what is said next is a line of its own. */
+  close(): void {
+    this.target = undefined
+    this.nested = false
+  }
+
   /** A line of its own, after the steps. */
   line(text: string): void {
     this.lines.push(text)
