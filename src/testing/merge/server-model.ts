@@ -26,6 +26,8 @@ export class ServerModel {
   count = 0
   /** Whether the dataset exists (it does from its first accepted write until a delete). */
   exists = false
+  /** ListRecords calls received. */
+  listCalls = 0
   /** UpdateRecords calls received, accepted or not. */
   updateCalls = 0
   /** key → sync count → value written at that count (`null`: removed). */
@@ -46,6 +48,7 @@ export class ServerModel {
    * every live record of its new incarnation with `datasetDeletedAfterRequestedSyncCount`.
    */
   listRecords(lastSyncCount: number): PullResult {
+    this.listCalls++
     const deletedAfter = lastSyncCount > 0 && this.deletedAt > lastSyncCount
     const records = this.exists
       ? [...this.records.values()].filter((record) => record.syncCount > lastSyncCount)

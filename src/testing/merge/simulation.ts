@@ -431,14 +431,17 @@ export class Simulation {
    */
   private pull(device: SimulatedDevice, firstAttempt: number): PhaseResult {
     device.flight = undefined
+    let prefetched: PullResult | undefined
     for (let attempt = firstAttempt; ; attempt++) {
       if (attempt > this.maxRetries) {
         this.tell(device, `gives up after ${this.maxRetries} retries`)
         return 'failed'
       }
       if (device.meta === undefined) {
-        // A device without the dataset takes it up only if the server has it (as after a push).
-        if (!this.server.listRecords(0).datasetExists) {
+        // A device without the dataset takes it up only if the server has it (as after a push),
+        // and that first pull is the pass's pull.
+        prefetched = this.server.listRecords(0)
+        if (!prefetched.datasetExists) {
           this.tell(device, `${UP_TO_DATE}: no dataset on the device or the server`)
           return 'done'
         }
@@ -467,7 +470,9 @@ export class Simulation {
         )
       }
       const lastSyncCount = device.meta.lastSyncCount
-      const pull = this.server.listRecords(lastSyncCount)
+      const pull =
+        prefetched !== undefined && lastSyncCount === 0 ? prefetched : this.server.listRecords(lastSyncCount)
+      prefetched = undefined
       if (isRemoteDeletion(lastSyncCount, pull)) {
         if (this.followRemoteDeletion(device, pull)) return 'done'
         continue
