@@ -28,6 +28,7 @@ import { createSseHub } from './push/sse-hub.js'
 import type { SyncStore } from './store/contract.js'
 import { openStore } from './store/index.js'
 import { createNdjsonStreamSink, type StreamSink } from './streams/sink.js'
+import { createSpentSessionPruner } from './sync/spent-sessions.js'
 import { type SyncTriggerHook, urlSyncTrigger } from './sync/sync-trigger.js'
 
 export interface SyncServerOptions {
@@ -212,6 +213,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   const app = createApp({
     store,
     changes: combineChangeListeners(events, outbox, dispatcher.listener, bus?.listener),
+    spentSessions: createSpentSessionPruner(store, onError('expired session tokens could not be dropped')),
     events,
     pushStats: () => dispatcher.stats(),
     vapidPublicKey: options.webPush?.vapid.publicKey,
@@ -337,7 +339,8 @@ async function metricsResponse(registry: Registry, request: Request): Promise<Re
 /** The secret is made once per database, so tokens and credentials survive a restart. */
 async function storedTokenSecret(store: SyncStore): Promise<string> {
   return store.transaction(async (tx) => {
-    const existing = await tx.getSetting(TOKEN_SECRET_SETTING)
+    // Held until commit: processes starting together on a new database agree on one secret.
+    const existing = await tx.getSetting(TOKEN_SECRET_SETTING, { forUpdate: true })
     if (existing !== undefined) return existing
     const secret = randomBytes(32).toString('base64url')
     await tx.putSetting(TOKEN_SECRET_SETTING, secret)

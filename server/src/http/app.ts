@@ -26,6 +26,7 @@ import { deleteDataset, describeDataset, listDatasets } from '../sync/datasets.j
 import { registerDevice, setSubscription } from '../sync/devices.js'
 import { listRecords } from '../sync/list-records.js'
 import { mergeIdentities } from '../sync/merge-identities.js'
+import type { SpentSessions } from '../sync/spent-sessions.js'
 import type { SyncTriggerHook } from '../sync/sync-trigger.js'
 import { updateRecords } from '../sync/update-records.js'
 import { describeIdentityPoolUsage, describeIdentityUsage, listIdentityPoolUsage } from '../sync/usage.js'
@@ -55,6 +56,8 @@ export interface AppDependencies {
   readonly randomId: () => string
   /** Told of every committed dataset change, for push delivery. */
   readonly changes?: ChangeListener
+  /** Told of every spent SyncSessionToken, to drop the expired ones now and then. */
+  readonly spentSessions?: SpentSessions
   /** The SSE live channel's connections; without it there is no events route. */
   readonly events?: SseHub
   /** The VAPID public key browsers subscribe with; undefined when Web Push is not configured. */
@@ -197,6 +200,7 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
         randomId: deps.randomId,
         ...(deps.syncTriggerFor === undefined ? {} : { syncTriggerFor: deps.syncTriggerFor }),
         ...(deps.changes === undefined ? {} : { changes: deps.changes }),
+        ...(deps.spentSessions === undefined ? {} : { spentSessions: deps.spentSessions }),
       }
       const result = await handler(context, c, parseJsonBody(request.body))
       return jsonResponse(c, result)

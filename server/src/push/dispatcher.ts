@@ -133,7 +133,7 @@ export function createPushDispatcher(options: PushDispatcherOptions): PushDispat
     if (!started || stopped) return
     let next: number | undefined
     try {
-      next = afterFailure ? now() + baseDelayMs : await store.transaction((tx) => tx.nextOutboxTime())
+      next = afterFailure ? now() + baseDelayMs : await store.transaction((tx) => tx.nextOutboxTime(now()))
     } catch (error) {
       report(error)
       next = now() + baseDelayMs

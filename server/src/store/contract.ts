@@ -1,11 +1,16 @@
+import type { Platform, RemoteRecord } from 'pushsync/core'
+
 /**
- * The server's store port. Three implementations (memory, SQLite, PostgreSQL) pass one conformance
- * suite, so the operations above it never know which one runs.
+ * The server's store port. Two implementations, memory and SQL (SQLite and PostgreSQL share one
+ * through a small dialect), pass one conformance suite, so the operations above it never know which
+ * one runs.
  *
  * Everything happens inside `transaction(fn)`: the callback's changes commit when its promise
  * resolves and roll back when it rejects. Transactions that name the same identity in `lock` never
  * overlap (PostgreSQL takes an advisory lock; memory and SQLite run one transaction at a time), so
- * an UpdateRecords can read a dataset's counter and write the next one without a race.
+ * an UpdateRecords can read a dataset's counter and write the next one without a race. Nothing an
+ * UpdateRecords does locks more than its identity: transactions of different identities never wait
+ * for each other on PostgreSQL.
  *
  * Rows are plain objects; times are epoch milliseconds; `null` means absent on the wire.
  */
@@ -89,15 +94,8 @@ export interface DatasetRow {
   readonly mergedInto: string | null
 }
 
-export interface RecordRow {
-  readonly key: string
-  /** `null` is a tombstone. */
-  readonly value: string | null
-  readonly syncCount: number
-  readonly lastModifiedDate: number
-  readonly lastModifiedBy: string | null
-  readonly deviceLastModifiedDate: number | null
-}
+/** A record as the server holds it: the core's `RemoteRecord`; a `null` value is a tombstone. */
+export type RecordRow = RemoteRecord
 
 export interface RecordCursor {
   readonly syncCount: number
@@ -118,7 +116,8 @@ export interface ListDatasetsQuery {
   readonly limit?: number
 }
 
-export type DevicePlatform = 'APNS' | 'APNS_SANDBOX' | 'GCM' | 'ADM' | 'WEBPUSH'
+/** The core's push platforms: Cognito's four and `WEBPUSH`. */
+export type DevicePlatform = Platform
 
 export interface DeviceRow {
   readonly deviceId: string
@@ -135,8 +134,6 @@ export interface PoolRow {
   readonly pushSync: string | null
   readonly cognitoStreams: string | null
   readonly events: string | null
-  /** Accepted UpdateRecords calls, reported as SyncSessionsCount. */
-  readonly syncSessionsCount: number
   readonly bulkPublishStatus: 'NOT_STARTED' | 'IN_PROGRESS' | 'FAILED' | 'SUCCEEDED'
   readonly bulkPublishStartTime: number | null
   readonly bulkPublishCompleteTime: number | null
@@ -175,6 +172,12 @@ export interface OutboxRow {
   readonly queuedAt: number
 }
 
+/** How often, at most, a store drops the records of expired session tokens. */
+export const SPENT_SESSION_PRUNE_INTERVAL_MS = 10_000
+
+/** How soon a process looks again at outbox rows another live process holds. */
+export const OUTBOX_CLAIM_RECHECK_MS = 1000
+
 /** The outbox at a glance, for metrics. */
 export interface OutboxSummary {
   readonly rows: number
@@ -182,8 +185,18 @@ export interface OutboxSummary {
   readonly oldestQueuedAt: number | undefined
 }
 
+/** Reads of rows shared by many identities, made to be written back. */
+export interface ForUpdate {
+  /**
+   * Hold the row's name until the transaction ends (PostgreSQL: an advisory lock), so that a
+   * read-modify-write of it by another transaction waits rather than being lost. Default false: a
+   * plain read, which waits for nobody.
+   */
+  readonly forUpdate?: boolean
+}
+
 export interface StoreTx {
-  getSetting(name: string): Promise<string | undefined>
+  getSetting(name: string, options?: ForUpdate): Promise<string | undefined>
   putSetting(name: string, value: string): Promise<void>
 
   getIdentity(identityId: string): Promise<IdentityRow | undefined>
@@ -241,11 +254,25 @@ export interface StoreTx {
 
   /** Whether a SyncSessionToken (by its id) was spent by a successful UpdateRecords. */
   isSessionSpent(tokenId: string): Promise<boolean>
-  /** Marks a token spent until it would have expired anyway; drops records of expired ones. */
-  spendSession(tokenId: string, expiresAt: number, now: number): Promise<void>
+  /** Marks a token spent until it would have expired anyway. */
+  spendSession(tokenId: string, expiresAt: number): Promise<void>
+  /**
+   * Drops the records of tokens that expired before `now` (one expiring exactly at `now` is kept),
+   * which no check needs any more; resolves with how many went. Run apart from the writes, now and
+   * then (see {@link SPENT_SESSION_PRUNE_INTERVAL_MS}): never inside an UpdateRecords.
+   */
+  pruneSpentSessions(now: number): Promise<number>
 
-  getPool(identityPoolId: string): Promise<PoolRow | undefined>
+  getPool(identityPoolId: string, options?: ForUpdate): Promise<PoolRow | undefined>
+  /** Creates or replaces a pool's configuration and bulk publish state (its session count is apart). */
   putPool(row: PoolRow): Promise<void>
+  /**
+   * Counts one accepted UpdateRecords of the identity. The count is kept per identity, so writers
+   * of different identities never touch one row: no lock wider than the identity.
+   */
+  countSyncSession(identityPoolId: string, identityId: string): Promise<void>
+  /** The pool's SyncSessionsCount: the accepted UpdateRecords of all its identities. */
+  syncSessionsCount(identityPoolId: string): Promise<number>
 
   /**
    * Adds rows to the outbox. A row replaces the pending one of its (deviceId, datasetName) only when
@@ -255,15 +282,19 @@ export interface StoreTx {
   putOutbox(rows: readonly OutboxRow[]): Promise<void>
   /**
    * Rows with `notBefore <= now`, in (notBefore, deviceId, datasetName) order. A store shared by
-   * several processes (PostgreSQL) leaves out the rows it has handed to another process until that
-   * one deletes or reschedules them, or its claim lapses, so that one push is not sent twice.
+   * several processes (PostgreSQL) claims the rows it hands out for this process, and leaves out the
+   * rows another live process has claimed until that one deletes or reschedules them, so that one
+   * push is not sent twice. A claim lives as long as its process's connection: the rows of a process
+   * that died are handed out again at once.
    */
   dueOutbox(now: number, limit: number): Promise<OutboxRow[]>
   /**
-   * The earliest `notBefore` of any row (of a row another process holds: when its claim lapses);
-   * undefined when the outbox is empty.
+   * When to look at the outbox again: the earliest `notBefore` of the rows no other live process
+   * holds, or, while another process holds rows, `now` plus {@link OUTBOX_CLAIM_RECHECK_MS} at the
+   * latest (a process that dies lets go of its rows at once, and nothing announces it); undefined
+   * when the outbox is empty.
    */
-  nextOutboxTime(): Promise<number | undefined>
+  nextOutboxTime(now: number): Promise<number | undefined>
   /** Deletes the row if it still holds `syncCount` (a newer change may have replaced it); returns whether it did. */
   deleteOutbox(deviceId: string, datasetName: string, syncCount: number): Promise<boolean>
   /** Sets attempts and notBefore if the row still holds `syncCount`; returns whether it did. */

@@ -4,12 +4,7 @@ import { openSqliteStore } from './sqlite.js'
 
 export type * from './contract.js'
 export { createMemoryStore } from './memory.js'
-export {
-  DEFAULT_OUTBOX_LEASE_MS,
-  openPostgresStore,
-  POSTGRES_SCHEMA_VERSION,
-  type PostgresStoreOptions,
-} from './postgres.js'
+export { openPostgresStore, POSTGRES_SCHEMA_VERSION, type PostgresStoreOptions } from './postgres.js'
 export { openSqliteStore, SCHEMA_VERSION } from './sqlite.js'
 
 /**

@@ -15,6 +15,14 @@ import type {
   SyncStore,
   UsageRow,
 } from './contract.js'
+import {
+  CLOSED,
+  lastPerKey,
+  newestPerPush,
+  pageSize,
+  serialTransactions,
+  TransactionScope,
+} from './shared.js'
 
 /**
  * The in-memory store, for tests and throwaway servers. Every key is user data (dataset names,
@@ -39,13 +47,10 @@ export function createMemoryStore(): SyncStore {
     subscriptions: new Map(),
     spentSessions: new Map(),
     pools: new Map(),
+    sessionCounts: new Map(),
     outbox: new Map(),
   }
-  // The tail of the transaction queue; it never rejects, so one failure does not stop the next.
-  let tail: Promise<unknown> = Promise.resolve()
-  let closed = false
-
-  const run = async <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> => {
+  const queue = serialTransactions(async <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> => {
     const journal = new Journal()
     const tx = new MemoryTx(state, journal)
     try {
@@ -57,23 +62,15 @@ export function createMemoryStore(): SyncStore {
     } finally {
       tx.end()
     }
-  }
+  })
 
   return {
     kind: 'memory',
-    transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-      // One transaction at a time serialises every identity, which is what `lock` asks for.
-      if (closed) return Promise.reject(new Error('The store is closed'))
-      const result = tail.then(() => run(fn))
-      tail = result.catch(() => undefined)
-      return result
-    },
-    async close(): Promise<void> {
-      closed = true
-      await tail
-    },
+    // One transaction at a time serialises every identity, which is what `lock` asks for.
+    transaction: queue.transaction,
+    close: queue.close,
     async readiness(): Promise<StoreReadiness> {
-      return closed ? { ready: false, reason: 'the store is closed' } : { ready: true }
+      return queue.closed ? CLOSED : { ready: true }
     },
   }
 }
@@ -93,6 +90,8 @@ interface State {
   /** Token id → expiry. */
   readonly spentSessions: Map<string, number>
   readonly pools: Map<string, PoolRow>
+  /** identityPoolId → identityId → accepted UpdateRecords. */
+  readonly sessionCounts: Map<string, Map<string, number>>
   /** `key([deviceId, datasetName])` → the pending push. */
   readonly outbox: Map<string, OutboxRow>
 }
@@ -140,7 +139,7 @@ class Journal {
 class MemoryTx implements StoreTx {
   readonly #s: State
   readonly #j: Journal
-  #open = true
+  readonly #scope = new TransactionScope()
 
   constructor(state: State, journal: Journal) {
     this.#s = state
@@ -148,13 +147,11 @@ class MemoryTx implements StoreTx {
   }
 
   end(): void {
-    this.#open = false
+    this.#scope.end()
   }
 
-  // A call that outlives its callback (a forgotten await) would otherwise write outside any
-  // transaction, past a rollback.
   #check(): void {
-    if (!this.#open) throw new Error('The transaction has ended; a store call ran after its callback settled')
+    this.#scope.check()
   }
 
   async getSetting(name: string): Promise<string | undefined> {
@@ -307,7 +304,7 @@ class MemoryTx implements StoreTx {
     this.#check()
     if (rows.length === 0) return
     const records = this.#j.inner(this.#s.records, key([identityId, dataset]))
-    for (const row of rows) this.#j.set(records, row.key, copyRecord(row))
+    for (const row of lastPerKey(rows)) this.#j.set(records, row.key, copyRecord(row))
   }
 
   async deleteAllRecords(identityId: string, dataset: string): Promise<void> {
@@ -394,14 +391,18 @@ class MemoryTx implements StoreTx {
     return this.#s.spentSessions.has(tokenId)
   }
 
-  async spendSession(tokenId: string, expiresAt: number, now: number): Promise<void> {
+  async spendSession(tokenId: string, expiresAt: number): Promise<void> {
     this.#check()
-    // A token expiring exactly now may still be accepted by a `now <= expiry` check, so only
-    // entries strictly in the past are dropped.
-    for (const [id, expiry] of this.#s.spentSessions) {
-      if (expiry < now) this.#j.delete(this.#s.spentSessions, id)
-    }
     this.#j.set(this.#s.spentSessions, tokenId, expiresAt)
+  }
+
+  async pruneSpentSessions(now: number): Promise<number> {
+    this.#check()
+    let dropped = 0
+    for (const [id, expiry] of this.#s.spentSessions) {
+      if (expiry < now && this.#j.delete(this.#s.spentSessions, id)) dropped++
+    }
+    return dropped
   }
 
   async getPool(identityPoolId: string): Promise<PoolRow | undefined> {
@@ -415,9 +416,22 @@ class MemoryTx implements StoreTx {
     this.#j.set(this.#s.pools, row.identityPoolId, copyPool(row))
   }
 
+  async countSyncSession(identityPoolId: string, identityId: string): Promise<void> {
+    this.#check()
+    const counts = this.#j.inner(this.#s.sessionCounts, identityPoolId)
+    this.#j.set(counts, identityId, (counts.get(identityId) ?? 0) + 1)
+  }
+
+  async syncSessionsCount(identityPoolId: string): Promise<number> {
+    this.#check()
+    let total = 0
+    for (const count of this.#s.sessionCounts.get(identityPoolId)?.values() ?? []) total += count
+    return total
+  }
+
   async putOutbox(rows: readonly OutboxRow[]): Promise<void> {
     this.#check()
-    for (const row of rows) {
+    for (const row of newestPerPush(rows)) {
       const k = key([row.deviceId, row.datasetName])
       const pending = this.#s.outbox.get(k)
       if (pending === undefined) this.#j.set(this.#s.outbox, k, copyOutbox(row))
@@ -443,6 +457,7 @@ class MemoryTx implements StoreTx {
       .map(copyOutbox)
   }
 
+  // One process: no other holds rows.
   async nextOutboxTime(): Promise<number | undefined> {
     this.#check()
     let next: number | undefined
@@ -510,10 +525,6 @@ const usage = (rows: readonly DatasetRow[]): UsageRow => {
   }
   return { datasetCount: rows.length, dataStorage, lastModifiedDate }
 }
-
-/** `undefined` is no limit; a negative one returns nothing, like a limit of 0. */
-const pageSize = (limit: number | undefined): number =>
-  limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Math.trunc(limit))
 
 /**
  * Code point order. UTF-16 code units sort the surrogates of U+10000 and above before U+E000-U+FFFF;
@@ -596,7 +607,6 @@ const copyPool = (r: PoolRow): PoolRow => ({
   pushSync: r.pushSync,
   cognitoStreams: r.cognitoStreams,
   events: r.events,
-  syncSessionsCount: r.syncSessionsCount,
   bulkPublishStatus: r.bulkPublishStatus,
   bulkPublishStartTime: r.bulkPublishStartTime,
   bulkPublishCompleteTime: r.bulkPublishCompleteTime,

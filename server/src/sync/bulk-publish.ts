@@ -48,7 +48,7 @@ export async function bulkPublish(
   const streamName = await context.store.transaction(async (tx) => {
     if (!(await poolIsKnown(tx, identityPoolId)))
       throw resourceNotFound(`Identity pool ${identityPoolId} not found`)
-    const pool = await readPool(tx, identityPoolId)
+    const pool = await readPool(tx, identityPoolId, { forUpdate: true })
     const streams =
       pool.cognitoStreams === null ? {} : (JSON.parse(pool.cognitoStreams) as Record<string, unknown>)
     if (typeof streams.StreamName !== 'string' || streams.StreamingStatus !== 'ENABLED') {
@@ -114,7 +114,7 @@ async function finish(
   failure: string | null,
 ) {
   await context.store.transaction(async (tx) => {
-    const pool = await readPool(tx, identityPoolId)
+    const pool = await readPool(tx, identityPoolId, { forUpdate: true })
     await tx.putPool({
       ...pool,
       bulkPublishStatus: failure === null ? 'SUCCEEDED' : 'FAILED',

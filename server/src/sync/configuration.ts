@@ -90,7 +90,7 @@ export async function setIdentityPoolConfiguration(
   const streams =
     body.CognitoStreams === undefined ? undefined : JSON.stringify(checkCognitoStreams(body.CognitoStreams))
   return context.store.transaction(async (tx) => {
-    const pool = await readPool(tx, input.identityPoolId)
+    const pool = await readPool(tx, input.identityPoolId, { forUpdate: true })
     const next = {
       ...pool,
       ...(pushSync === undefined ? {} : { pushSync }),
@@ -139,7 +139,7 @@ export async function setCognitoEvents(
     }
   }
   return context.store.transaction(async (tx) => {
-    const pool = await readPool(tx, input.identityPoolId)
+    const pool = await readPool(tx, input.identityPoolId, { forUpdate: true })
     const current = new Map(
       Object.entries(pool.events === null ? {} : (JSON.parse(pool.events) as Record<string, string>)),
     )

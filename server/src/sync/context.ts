@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.js'
 import type { SessionTokens } from '../auth/session-token.js'
 import type { ChangeListener } from '../push/change.js'
 import type { SyncStore } from '../store/contract.js'
+import type { SpentSessions } from './spent-sessions.js'
 import type { SyncTriggerHook } from './sync-trigger.js'
 
 export type { SessionTokens }
@@ -23,4 +24,6 @@ export interface OperationContext {
   readonly syncTriggerFor?: (url: string | undefined) => SyncTriggerHook | undefined
   /** Told of every committed dataset change (push delivery). */
   readonly changes?: ChangeListener
+  /** Told of every spent SyncSessionToken, once its UpdateRecords committed. */
+  readonly spentSessions?: SpentSessions
 }

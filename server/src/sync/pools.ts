@@ -1,20 +1,23 @@
-import type { PoolRow, StoreTx } from '../store/contract.js'
+import type { ForUpdate, PoolRow, StoreTx } from '../store/contract.js'
 
-/** A pool's row, or the defaults of a pool nobody configured yet. */
-export async function readPool(tx: StoreTx, identityPoolId: string): Promise<PoolRow> {
-  return (
-    (await tx.getPool(identityPoolId)) ?? {
-      identityPoolId,
-      pushSync: null,
-      cognitoStreams: null,
-      events: null,
-      syncSessionsCount: 0,
-      bulkPublishStatus: 'NOT_STARTED',
-      bulkPublishStartTime: null,
-      bulkPublishCompleteTime: null,
-      bulkPublishFailureMessage: null,
-    }
-  )
+/** The configuration of a pool nobody configured yet. */
+export const defaultPool = (identityPoolId: string): PoolRow => ({
+  identityPoolId,
+  pushSync: null,
+  cognitoStreams: null,
+  events: null,
+  bulkPublishStatus: 'NOT_STARTED',
+  bulkPublishStartTime: null,
+  bulkPublishCompleteTime: null,
+  bulkPublishFailureMessage: null,
+})
+
+/**
+ * A pool's row, or the defaults of a pool nobody configured yet. Read `forUpdate` to write it back:
+ * pools are shared by all their identities, so a read-modify-write must hold the row.
+ */
+export async function readPool(tx: StoreTx, identityPoolId: string, options?: ForUpdate): Promise<PoolRow> {
+  return (await tx.getPool(identityPoolId, options)) ?? defaultPool(identityPoolId)
 }
 
 /** Pools are implicit: one is known once it has an identity or a configuration. */

@@ -1,4 +1,11 @@
-import { utf8ByteLength, validateKey, validateValue } from 'pushsync/core'
+import {
+  cleanRecord,
+  type DatasetUsage,
+  planLocalWrite,
+  type RecordPatch,
+  validateKey,
+  validateValue,
+} from 'pushsync/core'
 import { CognitoError, invalidParameter, limitExceeded } from '../errors.js'
 import type { DatasetRow, RecordRow, StoreTx } from '../store/contract.js'
 import { authorizeIdentity, checkDatasetName } from './access.js'
@@ -27,12 +34,8 @@ export interface UpdateRecordsOutput {
 /** The end of year 9999: later (or negative) device times are mistakes, not clocks. */
 const MAX_EPOCH_SECONDS = 253_402_300_799
 
-/** A patch as the wire sends it, checked. */
-export interface Patch {
-  readonly op: 'replace' | 'remove'
-  readonly key: string
-  readonly value: string | null
-  readonly syncCount: number
+/** A patch as the wire sends it, checked: the core's `RecordPatch`, whose device time may be absent. */
+export type Patch = Omit<RecordPatch, 'deviceLastModifiedDate'> & {
   readonly deviceLastModifiedDate: number | null
 }
 
@@ -83,7 +86,7 @@ export async function updateRecords(
         const current = await currentRows(tx, identityId, datasetName, patches)
         checkSyncCounts(patches, current)
         if (patches.length === 0) {
-          await tx.spendSession(session.tokenId, session.expiresAt, context.now)
+          await tx.spendSession(session.tokenId, session.expiresAt)
           return {
             output: { Records: [], SyncSessionToken: next() },
             change: undefined,
@@ -91,37 +94,15 @@ export async function updateRecords(
         }
 
         const syncCount = (existing?.syncCount ?? 0) + 1
-        let numRecords = live?.numRecords ?? 0
-        let dataStorage = live?.dataStorage ?? 0
-        const written: RecordRow[] = patches.map((patch) => {
-          const before = current.get(patch.key)
-          if (before !== undefined && before.value !== null) {
-            numRecords--
-            dataStorage -= recordBytes(before.key, before.value)
-          }
-          if (patch.value !== null) {
-            numRecords++
-            dataStorage += recordBytes(patch.key, patch.value)
-          }
-          return {
-            key: patch.key,
-            value: patch.value,
-            syncCount,
-            lastModifiedDate: context.now,
-            lastModifiedBy,
-            deviceLastModifiedDate: patch.deviceLastModifiedDate,
-          }
-        })
-        if (numRecords > context.limits.maxRecordsPerDataset && numRecords > (live?.numRecords ?? 0)) {
-          throw limitExceeded(
-            `Dataset ${datasetName} would hold ${numRecords} records; the limit is ${context.limits.maxRecordsPerDataset}`,
-          )
-        }
-        if (dataStorage > context.limits.maxDatasetBytes && dataStorage > (live?.dataStorage ?? 0)) {
-          throw limitExceeded(
-            `Dataset ${datasetName} would hold ${dataStorage} bytes; the limit is ${context.limits.maxDatasetBytes}`,
-          )
-        }
+        const usage = usageAfter(live, datasetName, current, patches, context)
+        const written: RecordRow[] = patches.map((patch) => ({
+          key: patch.key,
+          value: patch.value,
+          syncCount,
+          lastModifiedDate: context.now,
+          lastModifiedBy,
+          deviceLastModifiedDate: patch.deviceLastModifiedDate,
+        }))
 
         const dataset: DatasetRow = {
           identityPoolId,
@@ -133,14 +114,15 @@ export async function updateRecords(
           creationDate: live?.creationDate ?? context.now,
           lastModifiedDate: context.now,
           lastModifiedBy,
-          numRecords,
-          dataStorage,
+          numRecords: usage.liveRecords,
+          dataStorage: usage.bytes,
           mergedInto: live?.mergedInto ?? null,
         }
         await tx.putRecords(identityId, datasetName, written)
         await tx.putDataset(dataset)
-        await tx.spendSession(session.tokenId, session.expiresAt, context.now)
-        await countSyncSession(tx, identityPoolId)
+        await tx.spendSession(session.tokenId, session.expiresAt)
+        // A row of this identity's: writers of other identities of the pool never wait for it.
+        await tx.countSyncSession(identityPoolId, identityId)
         const change = {
           identityPoolId,
           identityId,
@@ -157,6 +139,7 @@ export async function updateRecords(
     )
     .then(({ output, change }) => {
       if (change !== undefined) context.changes?.afterCommit?.(change)
+      context.spentSessions?.spent(context.now)
       return output
     })
 }
@@ -242,23 +225,40 @@ async function applySyncTrigger(
   return result
 }
 
-function recordBytes(key: string, value: string): number {
-  return utf8ByteLength(key) + utf8ByteLength(value)
-}
-
-async function countSyncSession(tx: StoreTx, identityPoolId: string): Promise<void> {
-  const pool = await tx.getPool(identityPoolId)
-  await tx.putPool({
-    identityPoolId,
-    pushSync: pool?.pushSync ?? null,
-    cognitoStreams: pool?.cognitoStreams ?? null,
-    events: pool?.events ?? null,
-    syncSessionsCount: (pool?.syncSessionsCount ?? 0) + 1,
-    bulkPublishStatus: pool?.bulkPublishStatus ?? 'NOT_STARTED',
-    bulkPublishStartTime: pool?.bulkPublishStartTime ?? null,
-    bulkPublishCompleteTime: pool?.bulkPublishCompleteTime ?? null,
-    bulkPublishFailureMessage: pool?.bulkPublishFailureMessage ?? null,
-  })
+/**
+ * The dataset's live records and bytes once the patches are applied, by the core's quota rule (the
+ * one devices apply before they send): a patch that would take the dataset over a limit is refused,
+ * unless the dataset only shrinks (it may be over a lowered limit). The core skips patches that
+ * change nothing; they change no usage either.
+ */
+function usageAfter(
+  live: DatasetRow | undefined,
+  name: string,
+  current: ReadonlyMap<string, RecordRow>,
+  patches: readonly Patch[],
+  context: OperationContext,
+): DatasetUsage {
+  const plan = planLocalWrite(
+    {
+      identityId: live?.identityId ?? '',
+      name,
+      lastSyncCount: 0,
+      creationDate: 0,
+      lastModifiedDate: 0,
+      lastModifiedBy: null,
+      lastSyncDate: 0,
+    },
+    {
+      rows: [...current.values()].map(cleanRecord),
+      usage: { liveRecords: live?.numRecords ?? 0, bytes: live?.dataStorage ?? 0 },
+    },
+    patches.map((patch) => ({ key: patch.key, value: patch.value })),
+    { now: context.now, limits: context.limits },
+  )
+  if (plan.ok) return plan.value.usage
+  throw plan.failure.code === 'LIMIT_EXCEEDED'
+    ? limitExceeded(plan.failure.message)
+    : invalidParameter(plan.failure.message)
 }
 
 /**

@@ -7,7 +7,7 @@ import {
   optionalCount,
 } from './access.js'
 import type { OperationContext } from './context.js'
-import { poolIsKnown, readPool } from './pools.js'
+import { poolIsKnown } from './pools.js'
 import { toEpochSeconds } from './wire.js'
 
 /** DescribeIdentityUsage: how many datasets and bytes an identity holds. */
@@ -40,11 +40,10 @@ async function poolUsage(context: OperationContext, identityPoolId: string) {
   return context.store.transaction(async (tx) => {
     if (!(await poolIsKnown(tx, identityPoolId)))
       throw resourceNotFound(`Identity pool ${identityPoolId} not found`)
-    const pool = await readPool(tx, identityPoolId)
     const usage = await tx.poolUsage(identityPoolId)
     return {
       IdentityPoolId: identityPoolId,
-      SyncSessionsCount: pool.syncSessionsCount,
+      SyncSessionsCount: await tx.syncSessionsCount(identityPoolId),
       DataStorage: usage.dataStorage,
       ...(usage.lastModifiedDate === null
         ? {}

@@ -1,15 +1,28 @@
+import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
+import { resolveLimits } from 'pushsync/core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { createSessionTokens } from '../../src/auth/session-token.js'
+import type { ChangeListener } from '../../src/push/change.js'
 import { createPushDispatcher } from '../../src/push/dispatcher.js'
 import type { PushMessage, PushSender } from '../../src/push/sender.js'
-import type { DatasetRow, OutboxRow, PoolRow, SyncStore } from '../../src/store/contract.js'
+import {
+  type DatasetRow,
+  OUTBOX_CLAIM_RECHECK_MS,
+  type OutboxRow,
+  type PoolRow,
+  type SyncStore,
+} from '../../src/store/contract.js'
 import { openStore } from '../../src/store/index.js'
 import {
   openPostgresStore,
   POSTGRES_SCHEMA_VERSION,
   type PostgresStoreOptions,
 } from '../../src/store/postgres.js'
+import { CLAIM_LOCK_SPACE } from '../../src/store/sql/statements.js'
+import type { OperationContext } from '../../src/sync/context.js'
+import { updateRecords } from '../../src/sync/update-records.js'
 import { ADMIN_URL, postgresUnreachable, testDatabase } from '../helpers/postgres.js'
 import { runStoreConformance } from './store.suite.js'
 
@@ -93,23 +106,27 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL', () => {
       queuedAt: 10,
       ...over,
     })
-    const poolRow = (syncSessionsCount: number): PoolRow => ({
+    const poolRow = (): PoolRow => ({
       identityPoolId: POOL,
       pushSync: null,
       cognitoStreams: null,
       events: null,
-      syncSessionsCount,
       bulkPublishStatus: 'NOT_STARTED',
       bulkPublishStartTime: null,
       bulkPublishCompleteTime: null,
       bulkPublishFailureMessage: null,
     })
 
-    /** Two stores on one schema: what two server processes sharing a database are. */
+    /**
+     * Two stores on one schema: what two server processes sharing a database are. Each connects
+     * under an application name of its own (`a`, `b`), so a test can find its connections.
+     */
     const twoProcesses = async (options?: PostgresStoreOptions) => {
       const { schema, config } = await newSchema()
-      const [a, b] = await Promise.all([openIn(config, options), openIn(config, options)])
-      return { schema, a, b }
+      const [a, b] = await Promise.all(
+        ['a', 'b'].map((name) => openIn({ ...config, application_name: `${schema}-${name}` }, options)),
+      )
+      return { schema, a: a as SyncStore, b: b as SyncStore }
     }
 
     it('loses no update when two processes write one identity at once', async () => {
@@ -191,25 +208,104 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL', () => {
       }
     })
 
-    it('loses no pool counter update when two processes write different identities of one pool', async () => {
+    it('loses no sync session count when two processes write different identities of one pool', async () => {
       const { a, b } = await twoProcesses()
       try {
         // As UpdateRecords counts sync sessions: under the lock of its identity, not of the pool.
         const count = (store: SyncStore, i: number) =>
           store.transaction(
             async (t) => {
-              const pool = await t.getPool(POOL)
               await sleep(i % 2)
-              await t.putPool(poolRow((pool?.syncSessionsCount ?? 0) + 1))
+              await t.countSyncSession(POOL, `identity-${i % 5}`)
             },
-            { lock: `identity-${i}` },
+            { lock: `identity-${i % 5}` },
           )
         const writes = 40
         await Promise.all(Array.from({ length: writes }, (_, i) => count(i % 2 === 0 ? a : b, i)))
-        expect((await a.transaction((t) => t.getPool(POOL)))?.syncSessionsCount).toBe(writes)
+        expect(await a.transaction((t) => t.syncSessionsCount(POOL))).toBe(writes)
       } finally {
         await Promise.all([a.close(), b.close()])
       }
+    })
+
+    it('never makes an UpdateRecords wait for one of another identity of the pool, in this process or another', async () => {
+      const { schema, a, b } = await twoProcesses()
+      const sessions = createSessionTokens('a secret of this test')
+      const pool = `us-east-1:${randomUUID()}`
+      const [first, second, third] = [1, 2, 3].map(() => `us-east-1:${randomUUID()}`)
+      let release = () => {}
+      const gate = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      let entered = () => {}
+      const inside = new Promise<void>((resolve) => {
+        entered = resolve
+      })
+      // The first identity's UpdateRecords stops inside its transaction, after everything it
+      // writes (records, dataset, spent token, session count), and stays open there.
+      const holdFirst: ChangeListener = {
+        async inTransaction(_tx, change) {
+          if (change.identityId !== first) return
+          entered()
+          await gate
+        },
+      }
+      const write = (store: SyncStore, identityId: string) => {
+        const now = Date.now()
+        const context: OperationContext = {
+          store,
+          principal: { kind: 'identity', identityPoolId: pool, identityId },
+          now,
+          limits: resolveLimits(),
+          sessions,
+          randomId: randomUUID,
+          changes: holdFirst,
+        }
+        const binding = { identityPoolId: pool, identityId, datasetName: 'ds' }
+        return updateRecords(context, {
+          ...binding,
+          body: {
+            SyncSessionToken: sessions.issue(binding, now, randomUUID),
+            RecordPatches: [{ Op: 'replace', Key: 'k', Value: identityId, SyncCount: 0 }],
+          },
+        })
+      }
+      /** Resolves once a backend of this test is seen waiting for a lock; `stop` ends the watch. */
+      let watching = true
+      const waitingForLock = async (): Promise<string> => {
+        while (watching) {
+          const waiting = await rawRows(
+            `SELECT wait_event FROM pg_stat_activity
+             WHERE application_name LIKE $1 AND wait_event_type = 'Lock'`,
+            [`${schema}-%`],
+          )
+          if (waiting.length > 0) return `waited for a lock (${String(waiting[0]?.wait_event)})`
+          await sleep(5)
+        }
+        return 'stopped'
+      }
+      const firstWrite = write(a, first ?? '')
+      try {
+        await inside
+        // Another identity through the same process, and one through another process.
+        for (const [store, identityId] of [
+          [a, second],
+          [b, third],
+        ] as const) {
+          const outcome = await Promise.race([
+            write(store, identityId ?? '').then(() => 'committed'),
+            waitingForLock(),
+          ])
+          expect(outcome).toBe('committed')
+        }
+      } finally {
+        watching = false
+        release()
+        await firstWrite.catch(() => undefined)
+      }
+      await firstWrite
+      expect(await a.transaction((t) => t.syncSessionsCount(pool))).toBe(3)
+      await Promise.all([a.close(), b.close()])
     })
 
     it('agrees on one setting when two processes create it at once', async () => {
@@ -218,7 +314,7 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL', () => {
         // As the server makes its token secret on first start.
         const secret = (store: SyncStore, mine: string) =>
           store.transaction(async (t) => {
-            const existing = await t.getSetting('secret')
+            const existing = await t.getSetting('secret', { forUpdate: true })
             if (existing !== undefined) return existing
             await sleep(5)
             await t.putSetting('secret', mine)
@@ -240,7 +336,7 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL', () => {
         expect(versions).toEqual(
           Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })),
         )
-        expect(POSTGRES_SCHEMA_VERSION).toBe(3)
+        expect(POSTGRES_SCHEMA_VERSION).toBe(4)
         for (const store of stores) await store.transaction((t) => t.putSetting('ok', 'yes'))
       } finally {
         await Promise.all(stores.map((store) => store.close()))
@@ -265,8 +361,14 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL', () => {
     it('dates the rows waiting in an outbox of schema version 2 when it migrates it', async () => {
       const { schema, config } = await newSchema()
       await (await openIn(config)).close()
+      // Back to version 2: the outbox without queued_at, with its lease columns, without version 4.
       await rawRows(`ALTER TABLE ${schema}.outbox DROP COLUMN queued_at`)
-      await rawRows(`DELETE FROM ${schema}.schema_version WHERE version = 3`)
+      await rawRows(`ALTER TABLE ${schema}.outbox DROP COLUMN claim_holder`)
+      await rawRows(
+        `ALTER TABLE ${schema}.outbox ADD COLUMN claimed_by TEXT, ADD COLUMN claimed_until BIGINT`,
+      )
+      await rawRows(`DROP TABLE ${schema}.sync_session_counts`)
+      await rawRows(`DELETE FROM ${schema}.schema_version WHERE version >= 3`)
       const day = 86_400_000
       for (const [device, attempts, notBefore, expiresAt] of [
         ['fresh', 0, 5000, 5000 + day],
@@ -312,7 +414,7 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL', () => {
         const { config } = await newSchema()
         const store = await openIn({ ...config, application_name: 'pushsync-readiness-bus' })
         try {
-          // Nobody subscribed: the bus has no connection and needs none.
+          // Nobody subscribed yet: the store's own connection is up, holding its outbox claims.
           expect(await store.readiness()).toEqual({ ready: true })
           const stop = store.bus?.subscribe(() => {})
           await store.bus?.listening()
@@ -324,7 +426,10 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL', () => {
           )
           expect(ended).toEqual([{ ended: true }])
           await vi.waitUntil(async () => !(await store.readiness()).ready, { timeout: 5000, interval: 20 })
-          expect(await store.readiness()).toEqual({ ready: false, reason: 'the change bus is not listening' })
+          expect(await store.readiness()).toEqual({
+            ready: false,
+            reason: "the store's own connection (change bus, outbox claims) is down",
+          })
           // It reconnects by itself after a pause.
           await vi.waitUntil(async () => (await store.readiness()).ready, { timeout: 10_000, interval: 50 })
           stop?.()
@@ -349,6 +454,7 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL', () => {
           'subscriptions',
           'spent_sessions',
           'pools',
+          'sync_session_counts',
           'outbox',
         ]
         const counts = async () => {
@@ -384,8 +490,9 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL', () => {
             createdAt: 1,
           })
           await t.putSubscription(ID, 'ds', 'd')
-          await t.spendSession('tok', 100, 0)
-          await t.putPool(poolRow(1))
+          await t.spendSession('tok', 100)
+          await t.putPool(poolRow())
+          await t.countSyncSession(POOL, ID)
           await t.putOutbox([outbox('d')])
         }
         // The callback fails...
@@ -477,39 +584,67 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL', () => {
     })
 
     describe('outbox shared by several processes', () => {
-      it('hands a due row to one process until that one settles it or its lease ends', async () => {
-        const { a, b } = await twoProcesses({ outboxLeaseMs: 1000 })
+      /** The backend that holds a store's claim lock: its own connection, found by application name. */
+      const claimBackend = async (applicationName: string): Promise<number | undefined> => {
+        const rows = await rawRows(
+          `SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+           WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objsubid = 2 AND a.application_name = $2`,
+          [CLAIM_LOCK_SPACE, applicationName],
+        )
+        return rows[0]?.pid as number | undefined
+      }
+      const due = async (store: SyncStore, now: number) =>
+        (await store.transaction((t) => t.dueOutbox(now, 10))).map((row) => row.deviceId)
+
+      it('hands a due row to one process while it lives, until it settles the row', async () => {
+        const { a, b } = await twoProcesses()
         try {
           await a.transaction((t) => t.putOutbox([outbox('d1'), outbox('d2', { notBefore: 20 })]))
-          expect((await a.transaction((t) => t.dueOutbox(15, 10))).map((r) => r.deviceId)).toEqual(['d1'])
+          expect(await due(a, 15)).toEqual(['d1'])
           // A's own rows stay due for A (its dispatcher decides what it has seen).
-          expect((await a.transaction((t) => t.dueOutbox(15, 10))).map((r) => r.deviceId)).toEqual(['d1'])
-          // B skips the row A holds, but takes what A has not claimed.
-          expect((await b.transaction((t) => t.dueOutbox(15, 10))).map((r) => r.deviceId)).toEqual([])
-          expect((await b.transaction((t) => t.dueOutbox(25, 10))).map((r) => r.deviceId)).toEqual(['d2'])
-          // For B, A's row is due again when the lease ends (claimed at 15 for 1000 ms).
-          expect(await b.transaction((t) => t.nextOutboxTime())).toBe(20)
-          expect(await a.transaction((t) => t.nextOutboxTime())).toBe(10)
-          expect((await b.transaction((t) => t.dueOutbox(1014, 10))).map((r) => r.deviceId)).toEqual(['d2'])
-          expect((await b.transaction((t) => t.dueOutbox(1015, 10))).map((r) => r.deviceId)).toEqual([
-            'd1',
-            'd2',
-          ])
-          // B has taken A's row over. Rescheduling it releases it: it is for whoever finds it due next.
-          expect(await b.transaction((t) => t.rescheduleOutbox('d1', 'ds', 1, 1, 2000))).toBe(true)
-          expect((await a.transaction((t) => t.dueOutbox(2000, 10))).map((r) => r.deviceId)).toEqual(['d1'])
+          expect(await due(a, 15)).toEqual(['d1'])
+          // B skips the row A holds, however late, but takes what A has not claimed.
+          expect(await due(b, 15)).toEqual([])
+          expect(await due(b, 10_000_000)).toEqual(['d2'])
+          // B looks again soon at a row A holds: nothing announces that A died.
+          expect(await b.transaction((t) => t.nextOutboxTime(30))).toBe(20)
+          expect(await b.transaction((t) => t.deleteOutbox('d2', 'ds', 1))).toBe(true)
+          expect(await b.transaction((t) => t.nextOutboxTime(30))).toBe(30 + OUTBOX_CLAIM_RECHECK_MS)
+          expect(await a.transaction((t) => t.nextOutboxTime(30))).toBe(10)
+          // Rescheduling releases the row: it is for whoever finds it due next.
+          expect(await a.transaction((t) => t.rescheduleOutbox('d1', 'ds', 1, 1, 2000))).toBe(true)
+          expect(await b.transaction((t) => t.nextOutboxTime(30))).toBe(2000)
+          expect(await due(b, 2000)).toEqual(['d1'])
+          expect(await due(a, 2000)).toEqual([])
           // A newer change of a held row is for any process.
-          await b.transaction((t) => t.putOutbox([outbox('d2', { syncCount: 2, notBefore: 2000 })]))
-          expect((await a.transaction((t) => t.dueOutbox(2000, 10))).map((r) => r.deviceId)).toEqual([
-            'd1',
-            'd2',
-          ])
-          // Closing a store releases its claims at once.
-          await a.close()
-          expect((await b.transaction((t) => t.dueOutbox(2000, 10))).map((r) => r.deviceId)).toEqual([
-            'd1',
-            'd2',
-          ])
+          await a.transaction((t) => t.putOutbox([outbox('d1', { syncCount: 2, notBefore: 2000 })]))
+          expect(await due(a, 2000)).toEqual(['d1'])
+        } finally {
+          await Promise.all([a.close(), b.close()])
+        }
+      })
+
+      it('lets another process take the rows of one that closed, or whose connection died, at once', async () => {
+        const { schema, a, b } = await twoProcesses()
+        try {
+          await a.transaction((t) => t.putOutbox([outbox('d1'), outbox('d2')]))
+          expect(await due(a, 10)).toEqual(['d1', 'd2'])
+          expect(await due(b, 10)).toEqual([])
+          // A's own connection goes away, as when its process is killed: its lock, and with it its
+          // claims, go at once.
+          const pid = await claimBackend(`${schema}-a`)
+          expect(pid).toBeTypeOf('number')
+          await rawRows('SELECT pg_terminate_backend($1)', [pid])
+          await vi.waitUntil(async () => (await due(b, 10)).length === 2, { timeout: 5000, interval: 20 })
+          expect(await due(b, 10)).toEqual(['d1', 'd2'])
+          // A, without its lock, claims nothing; it comes back with a new one and finds B's rows held.
+          expect(await due(a, 10)).toEqual([])
+          expect(await a.readiness()).toMatchObject({ ready: false })
+          await vi.waitUntil(async () => (await a.readiness()).ready, { timeout: 10_000, interval: 50 })
+          expect(await due(a, 10)).toEqual([])
+          // B closes: A takes them at once.
+          await b.close()
+          expect(await due(a, 10)).toEqual(['d1', 'd2'])
         } finally {
           await Promise.all([a.close(), b.close()])
         }

@@ -72,7 +72,7 @@ describe('sqlite file store', () => {
         createdAt: 3,
       })
       await t.putSubscription('id', 'ds', 'd')
-      await t.spendSession('tok', 100, 0)
+      await t.spendSession('tok', 100)
     })
     await first.close()
 
@@ -97,7 +97,7 @@ describe('sqlite file store', () => {
       expect(raw.prepare('SELECT version FROM schema_version ORDER BY version').all()).toEqual(
         Array.from({ length: SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })),
       )
-      expect(SCHEMA_VERSION).toBe(3)
+      expect(SCHEMA_VERSION).toBe(4)
       expect(raw.pragma('journal_mode', { simple: true })).toBe('wal')
     } finally {
       raw.close()
@@ -162,10 +162,13 @@ describe('sqlite file store', () => {
   it('dates the rows waiting in an outbox of schema version 2 when it migrates it', async () => {
     const path = tempPath()
     await openSqliteStore(path).close()
-    // Back to version 2: the outbox without queued_at, one row never tried and one retried.
+    // Back to version 2: the outbox without queued_at (nor version 4's claim), one row never tried
+    // and one retried.
     const raw = new Database(path)
     raw.exec('ALTER TABLE outbox DROP COLUMN queued_at')
-    raw.exec('DELETE FROM schema_version WHERE version = 3')
+    raw.exec('ALTER TABLE outbox DROP COLUMN claim_holder')
+    raw.exec('DROP TABLE sync_session_counts')
+    raw.exec('DELETE FROM schema_version WHERE version >= 3')
     const insert = raw.prepare(
       `INSERT INTO outbox (device_id, dataset, identity_pool_id, identity_id, sync_count, attempts, not_before,
         expires_at) VALUES (?, 'ds', 'pool', 'id', 1, ?, ?, ?)`,
@@ -182,6 +185,30 @@ describe('sqlite file store', () => {
         ['retried', 2000],
       ])
       expect(await store.readiness()).toEqual({ ready: true })
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('keeps the sync sessions a pool counted before version 4 as the base of its count', async () => {
+    const path = tempPath()
+    await openSqliteStore(path).close()
+    const raw = new Database(path)
+    raw
+      .prepare(
+        `INSERT INTO pools (identity_pool_id, sync_sessions_count, bulk_publish_status) VALUES ('pool', 5, 'NOT_STARTED')`,
+      )
+      .run()
+    raw.close()
+    const store = openSqliteStore(path)
+    try {
+      expect(await store.transaction((t) => t.syncSessionsCount('pool'))).toBe(5)
+      await store.transaction((t) => t.countSyncSession('pool', 'id'))
+      await store.transaction(async (t) => {
+        const pool = await t.getPool('pool')
+        if (pool !== undefined) await t.putPool({ ...pool, events: '{}' })
+      })
+      expect(await store.transaction((t) => t.syncSessionsCount('pool'))).toBe(6)
     } finally {
       await store.close()
     }

@@ -69,6 +69,9 @@ export function runStoreConformance(name: string, open: () => Promise<SyncStore>
           expect(await tx((t) => t.getSetting(n))).toBe(n === 'constructor' ? 'replaced' : `value ${i}`)
         }
         expect(await tx((t) => t.getSetting('empty'))).toBe('')
+        // A read made to be written back reads the same.
+        expect(await tx((t) => t.getSetting('empty', { forUpdate: true }))).toBe('')
+        expect(await tx((t) => t.getSetting('missing', { forUpdate: true }))).toBeUndefined()
       })
     })
 
@@ -627,31 +630,81 @@ export function runStoreConformance(name: string, open: () => Promise<SyncStore>
     describe('spent sessions', () => {
       it('remembers spent tokens', async () => {
         expect(await tx((t) => t.isSessionSpent('__proto__'))).toBe(false)
-        await tx((t) => t.spendSession('__proto__', 1000, 0))
+        await tx((t) => t.spendSession('__proto__', 1000))
         expect(await tx((t) => t.isSessionSpent('__proto__'))).toBe(true)
         expect(await tx((t) => t.isSessionSpent('other'))).toBe(false)
         // Spending again is harmless.
-        await tx((t) => t.spendSession('__proto__', 1000, 10))
+        await tx((t) => t.spendSession('__proto__', 1000))
         expect(await tx((t) => t.isSessionSpent('__proto__'))).toBe(true)
       })
 
-      it('drops expired tokens when a later token is spent', async () => {
+      it('prunes the tokens expired before now, and only those', async () => {
         await tx(async (t) => {
-          await t.spendSession('a', 100, 0)
-          await t.spendSession('b', 1000, 50)
+          await t.spendSession('a', 100)
+          await t.spendSession('b', 1000)
+          await t.spendSession('c', 2000)
         })
-        expect(await tx((t) => t.isSessionSpent('a'))).toBe(true)
+        expect(await tx((t) => t.pruneSpentSessions(50))).toBe(0)
         // Expiring exactly now is not expired yet.
-        await tx((t) => t.spendSession('c', 2000, 100))
+        expect(await tx((t) => t.pruneSpentSessions(100))).toBe(0)
         expect(await tx((t) => t.isSessionSpent('a'))).toBe(true)
-        await tx((t) => t.spendSession('d', 2000, 101))
+        expect(await tx((t) => t.pruneSpentSessions(101))).toBe(1)
         expect(await tx((t) => t.isSessionSpent('a'))).toBe(false)
         expect(await tx((t) => t.isSessionSpent('b'))).toBe(true)
-        expect(await tx((t) => t.isSessionSpent('c'))).toBe(true)
-        await tx((t) => t.spendSession('e', 5000, 1500))
+        expect(await tx((t) => t.pruneSpentSessions(1500))).toBe(1)
         expect(await tx((t) => t.isSessionSpent('b'))).toBe(false)
         expect(await tx((t) => t.isSessionSpent('c'))).toBe(true)
-        expect(await tx((t) => t.isSessionSpent('e'))).toBe(true)
+        // A pruning that rolls back keeps them.
+        await expect(
+          tx(async (t) => {
+            await t.pruneSpentSessions(5000)
+            throw new Error('rolled back')
+          }),
+        ).rejects.toThrow('rolled back')
+        expect(await tx((t) => t.isSessionSpent('c'))).toBe(true)
+      })
+    })
+
+    describe('sync session counts', () => {
+      it('counts per identity and sums per pool', async () => {
+        expect(await tx((t) => t.syncSessionsCount(POOL))).toBe(0)
+        await tx(async (t) => {
+          await t.countSyncSession(POOL, ID)
+          await t.countSyncSession(POOL, ID)
+          await t.countSyncSession(POOL, OTHER_ID)
+          await t.countSyncSession('__proto__', ID)
+        })
+        expect(await tx((t) => t.syncSessionsCount(POOL))).toBe(3)
+        expect(await tx((t) => t.syncSessionsCount('__proto__'))).toBe(1)
+        expect(await tx((t) => t.syncSessionsCount('other'))).toBe(0)
+        // A pool's configuration does not reset its count.
+        await tx((t) => t.putPool(poolRow(POOL, { events: '{}' })))
+        expect(await tx((t) => t.syncSessionsCount(POOL))).toBe(3)
+        await expect(
+          tx(async (t) => {
+            await t.countSyncSession(POOL, ID)
+            throw new Error('rolled back')
+          }),
+        ).rejects.toThrow('rolled back')
+        expect(await tx((t) => t.syncSessionsCount(POOL))).toBe(3)
+      })
+
+      it('loses no count when transactions of many identities count at once', async () => {
+        const identities = Array.from({ length: 12 }, (_, i) => `us-east-1:identity-${i}`)
+        await Promise.all(
+          identities.flatMap((identityId) =>
+            [1, 2, 3].map(() =>
+              store.transaction(
+                async (t) => {
+                  await sleep(0)
+                  await t.countSyncSession(POOL, identityId)
+                },
+                { lock: identityId },
+              ),
+            ),
+          ),
+        )
+        expect(await tx((t) => t.syncSessionsCount(POOL))).toBe(36)
       })
     })
 
@@ -665,7 +718,6 @@ export function runStoreConformance(name: string, open: () => Promise<SyncStore>
             pushSync: '{"ApplicationArns":[],"RoleArn":"arn"}',
             cognitoStreams: '',
             events: '{"SyncTrigger":"arn:lambda"}',
-            syncSessionsCount: 42 + i,
             bulkPublishStatus: status,
             bulkPublishStartTime: 1000,
             bulkPublishCompleteTime: status === 'SUCCEEDED' ? 2000 : null,
@@ -677,6 +729,7 @@ export function runStoreConformance(name: string, open: () => Promise<SyncStore>
           for (const row of full) await t.putPool(row)
         })
         expect(await tx((t) => t.getPool('__proto__'))).toEqual(bare)
+        expect(await tx((t) => t.getPool('__proto__', { forUpdate: true }))).toEqual(bare)
         for (const row of full) expect(await tx((t) => t.getPool(row.identityPoolId))).toEqual(row)
         const replaced = { ...(full[2] ?? bare), identityPoolId: '__proto__' }
         await tx((t) => t.putPool(replaced))
@@ -725,11 +778,11 @@ export function runStoreConformance(name: string, open: () => Promise<SyncStore>
           ['a', 'x'],
         ])
         expect(await tx((t) => t.dueOutbox(4, 100))).toEqual([])
-        expect(await tx((t) => t.nextOutboxTime())).toBe(5)
+        expect(await tx((t) => t.nextOutboxTime(4))).toBe(5)
       })
 
       it('deletes and reschedules a row only while it holds the given sync count', async () => {
-        expect(await tx((t) => t.nextOutboxTime())).toBeUndefined()
+        expect(await tx((t) => t.nextOutboxTime(0))).toBeUndefined()
         await tx((t) => t.putOutbox([outbox('d', 'ds', { syncCount: 4 })]))
         expect(await tx((t) => t.deleteOutbox('d', 'ds', 3))).toBe(false)
         expect(await tx((t) => t.rescheduleOutbox('d', 'ds', 3, 1, 99))).toBe(false)
@@ -851,7 +904,7 @@ export function runStoreConformance(name: string, open: () => Promise<SyncStore>
           await t.putDevice(device('d1'))
           await t.putSubscription(ID, 'ds', 'd1')
           await t.putIdentity(identity(ID))
-          await t.spendSession('tok', 10, 0)
+          await t.spendSession('tok', 10)
           expect(await t.getDataset(ID, 'ds')).toEqual(dataset({ name: 'ds', dataStorage: 5 }))
           expect((await t.listDatasets(ID)).map((d) => d.name)).toEqual(['ds'])
           expect(await t.identityUsage(ID)).toEqual({
@@ -1085,7 +1138,6 @@ const poolRow = (identityPoolId: string, over: Partial<PoolRow> = {}): PoolRow =
   pushSync: null,
   cognitoStreams: null,
   events: null,
-  syncSessionsCount: 0,
   bulkPublishStatus: 'NOT_STARTED',
   bulkPublishStartTime: null,
   bulkPublishCompleteTime: null,
@@ -1128,8 +1180,9 @@ const seedEverything = async (t: StoreTx): Promise<void> => {
   await t.putDevice(device('d2', { token: 't2' }))
   await t.putSubscription(ID, 'ds', 'd1')
   await t.putSubscription(ID, 'ds', 'd2')
-  await t.spendSession('old', 100, 0)
-  await t.putPool(poolRow(POOL, { syncSessionsCount: 3 }))
+  await t.spendSession('old', 100)
+  await t.countSyncSession(POOL, ID)
+  await t.putPool(poolRow(POOL))
 }
 
 /** Creates, replaces and deletes something in every table. */
@@ -1155,8 +1208,10 @@ const changeEverything = async (t: StoreTx): Promise<void> => {
   await t.putSubscription(ID, 'ds', 'd3')
   await t.deleteSubscription(ID, 'ds', 'd1')
   await t.deleteDevice('d2')
-  await t.spendSession('new token', 10_000, 5000)
-  await t.putPool(poolRow(POOL, { syncSessionsCount: 4 }))
+  await t.spendSession('new token', 10_000)
+  await t.pruneSpentSessions(5000)
+  await t.countSyncSession(POOL, OTHER_ID)
+  await t.putPool(poolRow(POOL, { events: '{"SyncTrigger":"https://trigger.example/"}' }))
   await t.putPool(poolRow('pool-2'))
 }
 
@@ -1179,6 +1234,7 @@ const snapshot = async (t: StoreTx) => ({
   subscribed: await t.listSubscribedDevices(ID, 'ds'),
   spent: [await t.isSessionSpent('old'), await t.isSessionSpent('new token')],
   pools: [await t.getPool(POOL), await t.getPool('pool-2')],
+  sessions: await t.syncSessionsCount(POOL),
 })
 
 /**
