@@ -13,6 +13,7 @@ export default defineConfig({
     index: 'src/index.ts',
     'core/index': 'src/core/index.ts',
     'testing/index': 'src/testing/index.ts',
+    'testing/merge/index': 'src/testing/merge/index.ts',
     'storage/memory': 'adapters/storage/memory/index.ts',
     'storage/sqlite': 'adapters/storage/sqlite/index.ts',
     'storage/indexeddb': 'adapters/storage/indexeddb/index.ts',

@@ -33,6 +33,7 @@ export default defineConfig({
     alias: [
       { find: /^pushsync$/, replacement: source('./src/index.ts') },
       { find: /^pushsync\/(core|testing)$/, replacement: source('./src/$1/index.ts') },
+      { find: /^pushsync\/testing\/merge$/, replacement: source('./src/testing/merge/index.ts') },
       {
         find: /^pushsync\/push\/webpush\/service-worker$/,
         replacement: source('./adapters/push/webpush/service-worker.ts'),

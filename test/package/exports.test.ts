@@ -135,6 +135,24 @@ describe('the built isomorphic entries', () => {
     expect(problems).toEqual([])
   })
 
+  it('pushsync/testing/merge needs fast-check but no test runner', () => {
+    // Apps run checkConflictResolver from any runner (or none): the entry must not pull vitest.
+    const seen = new Set<string>()
+    const packages = new Set<string>()
+    const visit = (file: string) => {
+      if (seen.has(file)) return
+      seen.add(file)
+      for (const { specifier } of importSpecifiers(readFileSync(file, 'utf8'))) {
+        if (specifier.startsWith('./') || specifier.startsWith('../'))
+          visit(resolve(dirname(file), specifier))
+        else packages.add(specifier)
+      }
+    }
+    visit(resolve(root, 'dist/testing/merge/index.js'))
+    expect([...packages].filter((specifier) => /^(?:vitest|@vitest\/)/.test(specifier))).toEqual([])
+    expect(packages).toContain('fast-check')
+  })
+
   it('share one copy of the core and the errors', () => {
     // Each exported function and class of the core and of the errors is defined in exactly one
     // emitted file: the entries import the shared chunk instead of inlining their own copy (a

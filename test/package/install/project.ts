@@ -51,15 +51,17 @@ export function writeApp(project: Project, name: string, source: string): string
  * Two compiler settings apps use: Node's own resolution (`node16`, which reads `exports` and wants
  * `.js` extensions; it also emits the JavaScript that plain `node` then runs) and a bundler's
  * (`bundler`, as Vite and esbuild projects have). `skipLibCheck` is off: every `.d.ts` the packages
- * ship must resolve its imports in the user's project, or the check fails.
+ * ship must resolve its imports in the user's project, or the check fails. `lib` is ES2022 alone for
+ * Node apps; a test project adds DOM, which vite's own types (under vitest's) need.
  */
 export function writeTsconfigs(
   project: Project,
   files: readonly string[],
+  lib: readonly string[] = ['ES2022'],
 ): { node16: string; bundler: string } {
   const common = {
     target: 'ES2022',
-    lib: ['ES2022'],
+    lib,
     types: ['node'],
     strict: true,
     skipLibCheck: false,

@@ -9,8 +9,8 @@
  *   `moduleResolution` node16 and bundler, and run;
  * - the Cognito transport type-checks and round-trips with the lowest and the newest
  *   `@aws-sdk/client-cognito-sync` the peer range names;
- * - the conformance suites of `pushsync/testing` pass under vitest and fast-check releases of
- *   each major the peer ranges allow.
+ * - `pushsync/testing` (the conformance suites, `checkConflictResolver`) type-checks and passes
+ *   under vitest and fast-check releases of each major the peer ranges allow.
  *
  * `npm run test:package`, after `npm run build` (CI runs it after the build). It prints the time of
  * each step. PUSHSYNC_KEEP_PACKAGE_TEST=1 keeps the temporary folder for a look afterwards.
@@ -198,13 +198,21 @@ async function installSdkLowest(work: string, tarballs: Tarballs): Promise<Proje
 async function installTestRunners(work: string, tarballs: Tarballs, label: string, specs: readonly string[]) {
   const project = createProject(work, label.replace(/\W+/g, '-'))
   await step(`${label}: npm install pushsync ${specs.join(' ')}`, () =>
-    npmInstall(project, [tarballs.library, ...specs], INSTALL_TIMEOUT),
+    npmInstall(
+      project,
+      [tarballs.library, ...specs, VERSIONS.typescript, VERSIONS.nodeTypes],
+      INSTALL_TIMEOUT,
+    ),
   )
   return project
 }
 
-async function typecheckBoth(project: Project, files: readonly string[]): Promise<void> {
-  const configs = writeTsconfigs(project, files)
+async function typecheckBoth(
+  project: Project,
+  files: readonly string[],
+  lib?: readonly string[],
+): Promise<void> {
+  const configs = writeTsconfigs(project, files, lib)
   await step(`${project.name}: tsc, moduleResolution node16 (${files.join(', ')})`, () =>
     typecheck(project, configs.node16, 2 * MINUTE),
   )
@@ -255,18 +263,24 @@ async function runSdkApps(project: Project, server: RunningServer, sdkVersion: s
 }
 
 async function runConformance(project: Project, label: string): Promise<void> {
-  copyApp(project, 'conformance.suite.ts', 'conformance.test.ts')
-  const { stdout } = await step(`${label}: vitest run (pushsync/testing storage + tab conformance)`, () =>
-    run(join(project.dir, 'node_modules/.bin/vitest'), ['run', '--reporter=dot'], {
-      cwd: project.dir,
-      env: { NO_COLOR: '1' },
-      timeoutMs: 5 * MINUTE,
-    }),
+  await typecheckBoth(
+    project,
+    [copyApp(project, 'conformance.suite.ts', 'conformance.test.ts')],
+    ['ES2022', 'DOM'],
+  )
+  const { stdout } = await step(
+    `${label}: vitest run (pushsync/testing: conformance suites, checkConflictResolver)`,
+    () =>
+      run(join(project.dir, 'node_modules/.bin/vitest'), ['run', '--reporter=dot', 'conformance.test.ts'], {
+        cwd: project.dir,
+        env: { NO_COLOR: '1' },
+        timeoutMs: 5 * MINUTE,
+      }),
   )
   const passed = /Tests\s+(\d+) passed/.exec(stdout)
   check(passed?.[1] !== undefined && Number(passed[1]) > 50, `vitest reported no passing suite:\n${stdout}`)
   facts.push(
-    `${label} (vitest ${installedVersion(project, 'vitest')}, fast-check ${installedVersion(project, 'fast-check')}): ${passed[1]} conformance tests passed`,
+    `${label} (vitest ${installedVersion(project, 'vitest')}, fast-check ${installedVersion(project, 'fast-check')}): ${passed[1]} tests of pushsync/testing passed`,
   )
 }
 

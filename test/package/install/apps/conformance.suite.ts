@@ -1,10 +1,15 @@
 /**
- * The library's conformance suites as a third party runs them from `pushsync/testing`, under the
- * vitest and fast-check releases of the project that installed it. Copied into the packaging test's
+ * `pushsync/testing` as a third party uses it, under the vitest and fast-check releases of the
+ * project that installed it: the conformance suites against the memory adapters, and
+ * `checkConflictResolver` from `pushsync/testing/merge` (fast-check only) passing a sound resolver
+ * and catching one that depends on the order devices sync in. Copied into the packaging test's
  * projects as a `.test.ts` file.
  */
+import { lastWriterWins, localWins } from 'pushsync/core'
 import { createMemoryStorage } from 'pushsync/storage/memory'
 import { createMemoryTabGroup, runStorageConformance, runTabCoordinatorConformance } from 'pushsync/testing'
+import { ConflictResolverCheckError, checkConflictResolver } from 'pushsync/testing/merge'
+import { describe, expect, it } from 'vitest'
 
 runStorageConformance({ name: 'memory', create: async () => createMemoryStorage() })
 
@@ -19,4 +24,16 @@ runTabCoordinatorConformance({
     }
     return tabs.coordinator()
   },
+})
+
+describe('checkConflictResolver', () => {
+  it('passes lastWriterWins', async () => {
+    await expect(checkConflictResolver(lastWriterWins)).resolves.toBeUndefined()
+  })
+
+  it('catches localWins, whose result depends on who syncs first', async () => {
+    await expect(checkConflictResolver(localWins, { orderIndependent: true })).rejects.toBeInstanceOf(
+      ConflictResolverCheckError,
+    )
+  })
 })
