@@ -1,4 +1,5 @@
 import PQueue from 'p-queue'
+import type { ConnectivitySource } from '../contracts/connectivity.js'
 import { DELETE_PENDING } from '../core/model.js'
 import { decideParsedPush } from '../core/push-decision.js'
 import type { PushSyncUpdate } from '../core/push-payload.js'
@@ -7,12 +8,7 @@ import { type EngineContext, warn } from './context.js'
 import type { SyncResult } from './events.js'
 import type { SyncRunner } from './sync-runner.js'
 
-/** Tells the engine when the device goes on- and offline (`navigator.onLine`, NetInfo...). */
-export interface ConnectivitySource {
-  isOnline(): boolean
-  /** Calls `listener` on every change; returns the function that stops it. */
-  subscribe(listener: (online: boolean) => void): () => void
-}
+export type { ConnectivitySource }
 
 /** Why a dataset is synchronized in the background; the order is the queue's priority. */
 export type BackgroundReason = 'write' | 'push' | 'pending' | 'interval'
