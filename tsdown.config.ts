@@ -24,6 +24,8 @@ export default defineConfig({
     'push/webpush': 'adapters/push/webpush/index.ts',
     'push/webpush/service-worker': 'adapters/push/webpush/service-worker.ts',
     'tabs/web-locks': 'adapters/tabs/web-locks/index.ts',
+    session: 'adapters/session/index.ts',
+    'connectivity/browser': 'adapters/connectivity/browser/index.ts',
   },
   format: 'esm',
   // The library runs in browsers, React Native, workers and Node: no Node resolution or shims.

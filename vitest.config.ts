@@ -34,12 +34,13 @@ export default defineConfig({
       { find: /^pushsync$/, replacement: source('./src/index.ts') },
       { find: /^pushsync\/(core|testing)$/, replacement: source('./src/$1/index.ts') },
       { find: /^pushsync\/testing\/merge$/, replacement: source('./src/testing/merge/index.ts') },
+      { find: /^pushsync\/session$/, replacement: source('./adapters/session/index.ts') },
       {
         find: /^pushsync\/push\/webpush\/service-worker$/,
         replacement: source('./adapters/push/webpush/service-worker.ts'),
       },
       {
-        find: /^pushsync\/(storage|transport|push|tabs)\/([a-z-]+)$/,
+        find: /^pushsync\/(storage|transport|push|tabs|connectivity)\/([a-z-]+)$/,
         replacement: source('./adapters/$1/$2/index.ts'),
       },
       // The server's package points at its build (server/dist); tests use its sources.

@@ -22,6 +22,8 @@ const PUBLISHED_NAMES = {
   'adapters/push/webpush/index.ts': 'pushsync/push/webpush',
   'adapters/push/webpush/service-worker.ts': 'pushsync/push/webpush/service-worker',
   'adapters/tabs/web-locks/index.ts': 'pushsync/tabs/web-locks',
+  'adapters/session/index.ts': 'pushsync/session',
+  'adapters/connectivity/browser/index.ts': 'pushsync/connectivity/browser',
 }
 
 /** @param {import('typedoc').Application} app */

@@ -53,6 +53,8 @@ const ISOMORPHIC: ReadonlyArray<readonly [entry: string, allowed: readonly strin
   ['dist/push/callback.js', []],
   ['dist/push/webpush.js', []],
   ['dist/push/webpush/service-worker.js', []],
+  ['dist/session.js', []],
+  ['dist/connectivity/browser.js', []],
 ]
 const FORBIDDEN_IN_ISOMORPHIC: ReadonlyArray<
   readonly [reason: string, test: (specifier: string) => boolean]
