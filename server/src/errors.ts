@@ -23,6 +23,8 @@ export type CognitoErrorType =
   | 'UnknownOperationException'
   | 'SerializationException'
   | 'RequestEntityTooLargeException'
+  // A request body that did not arrive in time.
+  | 'RequestTimeoutException'
 
 const STATUS: Record<CognitoErrorType, number> = {
   InvalidParameterException: 400,
@@ -43,6 +45,7 @@ const STATUS: Record<CognitoErrorType, number> = {
   UnknownOperationException: 400,
   SerializationException: 400,
   RequestEntityTooLargeException: 413,
+  RequestTimeoutException: 408,
 }
 
 export class CognitoError extends Error {

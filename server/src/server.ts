@@ -7,6 +7,13 @@ import { createAuthenticator, type JwtBearerOptions } from './auth/authenticate.
 import { createCredentialIssuer } from './auth/credentials.js'
 import { createSessionTokens } from './auth/session-token.js'
 import { createApp, type SiteHandler } from './http/app.js'
+import { createBodyBudget } from './http/body.js'
+import {
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+} from './http/limits.js'
 import {
   createJwtLoginVerifier,
   defaultNewIdentityId,
@@ -15,9 +22,17 @@ import {
 } from './identity/cognito-identity.js'
 import { type LogLevel, resolveLogger, type ServerLogger, serializeError } from './ops/logger.js'
 import { createServerMetrics, NO_METRICS, type ServerMetrics } from './ops/metrics.js'
+import {
+  createOutboundFetch,
+  DEFAULT_OUTBOUND,
+  LOCAL_OUTBOUND,
+  type OutboundPolicy,
+  outboundUrlRefusal,
+} from './ops/outbound.js'
 import { createRequestThrottle, type RequestThrottle, type ThrottleOptions } from './ops/throttle.js'
 import { combineChangeListeners } from './push/change.js'
 import { joinChangeBus } from './push/change-bus.js'
+import { deviceTokenRefusal } from './push/device-tokens.js'
 import { createPushDispatcher } from './push/dispatcher.js'
 import { createPushOutbox } from './push/outbox.js'
 import type { PushSender } from './push/sender.js'
@@ -59,6 +74,26 @@ export interface SyncServerOptions {
   readonly streamSink?: StreamSink
   /** Largest request body in bytes (default 8 MiB: a dataset is at most 1 MB, but JSON escapes can grow it). */
   readonly bodyLimit?: number
+  /**
+   * Bytes of request bodies buffered at once, across all requests (default 64 MiB). A body that
+   * does not fit is refused with 429 `TooManyRequestsException` and `Retry-After: 1`. Bodies are read
+   * only once the request's headers have authenticated it.
+   */
+  readonly maxBufferedBytes?: number
+  /** Connections open at once, live event streams included (default 10 000); more are closed on arrival. */
+  readonly maxConnections?: number
+  /** Time a client has to send a request's headers (default 10 s); then the connection is closed. */
+  readonly headersTimeoutMs?: number
+  /** Time a client has to send a whole request, body included (default 30 s); then 408. */
+  readonly requestTimeoutMs?: number
+  /**
+   * Where the server's own requests may go: Web Push endpoints (any guest registers one) and sync
+   * trigger URLs. By default only public addresses (checked again after DNS, at each request), and
+   * Web Push endpoints only as `https:` URLs of the known browser push services
+   * (`webPushHosts`, see DEFAULT_WEB_PUSH_HOSTS). `allowPrivateNetworks` lifts all of it, for local
+   * development and tests.
+   */
+  readonly outbound?: Partial<OutboundPolicy>
   /** Interval of the `: ping` comments on idle SSE streams (`.../events`), default 15000 ms. */
   readonly sseHeartbeatMs?: number
   /**
@@ -179,10 +214,20 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     ...(options.bearerJwt === undefined ? {} : { bearerJwt: options.bearerJwt }),
     now,
   })
+  const outbound: OutboundPolicy = { ...DEFAULT_OUTBOUND, ...options.outbound }
+  // The Web Push sender's rules are the ones RegisterDevice applies: a token it takes is one the
+  // sender will send to.
+  const webPushEndpoints =
+    options.webPush?.allowInsecureEndpoints === true
+      ? LOCAL_OUTBOUND
+      : (options.webPush?.endpoints ?? outbound)
+  const outboundFetch = createOutboundFetch(outbound)
   const apns = options.apns === undefined ? undefined : createApnsSender({ ...options.apns, now })
   const pushSenders = [
     ...(options.pushSenders ?? []),
-    ...(options.webPush === undefined ? [] : [createWebPushSender({ ...options.webPush, now })]),
+    ...(options.webPush === undefined
+      ? []
+      : [createWebPushSender({ ...options.webPush, endpoints: webPushEndpoints, now })]),
     ...(apns === undefined ? [] : [apns]),
     ...(options.fcm === undefined ? [] : [createFcmSender({ ...options.fcm, now })]),
   ]
@@ -232,8 +277,13 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     now,
     randomId: randomUUID,
     streamSink: options.streamSink ?? createNdjsonStreamSink('./pushsync-streams'),
-    syncTriggerFor: (url) => options.syncTrigger ?? (url === undefined ? undefined : urlSyncTrigger(url)),
+    syncTriggerFor: (url) =>
+      options.syncTrigger ?? (url === undefined ? undefined : urlSyncTrigger(url, outboundFetch)),
+    syncTriggerUrlRefusal: (url) => outboundUrlRefusal(url, outbound, { httpAllowed: true }),
+    deviceTokenRefusal: deviceTokenRefusal(webPushEndpoints),
     bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024,
+    bodyBudget: createBodyBudget(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES),
+    bodyDeadlineMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     ...(options.site === undefined ? {} : { site: options.site }),
     ...(options.corsOrigins === undefined ? {} : { corsOrigins: options.corsOrigins }),
     ...(options.onError === undefined ? {} : { onError: options.onError }),
@@ -255,6 +305,15 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
       ? undefined
       : { registry, fetch: async (request: Request) => metricsResponse(registry, request) }
 
+  const connectionLimits: ConnectionLimits = {
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    // Node refuses a headers timeout longer than the request's.
+    headersTimeoutMs: Math.min(
+      options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+      options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    ),
+  }
   let http: HttpServer | undefined
   let metricsHttp: HttpServer | undefined
   return {
@@ -262,7 +321,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     store,
     metrics: metricsEndpoint,
     async listen(port = 0, host = '127.0.0.1') {
-      const started = await startHttp(nodeFetch, port, host)
+      const started = await startHttp(nodeFetch, port, host, connectionLimits)
       http = started.server
       return started.address
     },
@@ -289,14 +348,35 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
 
 type HttpServer = ReturnType<typeof serve>
 
-/** An HTTP server on `port` (0: a free one); rejects with the listen error (EADDRINUSE...). */
+interface ConnectionLimits {
+  readonly maxConnections: number
+  readonly headersTimeoutMs: number
+  readonly requestTimeoutMs: number
+}
+
+/**
+ * An HTTP server on `port` (0: a free one); rejects with the listen error (EADDRINUSE...). With
+ * `limits`, a client gets that long for its headers and its whole request (checked every second,
+ * not Node's default 30), and connections beyond the cap are closed as they arrive.
+ */
 function startHttp(
   fetch: (request: Request, env: unknown) => Promise<Response>,
   port: number,
   host: string,
+  limits?: ConnectionLimits,
 ): Promise<{ server: HttpServer; address: ListeningAddress }> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, port, hostname: host }, (info: AddressInfo) => {
+    const serverOptions =
+      limits === undefined
+        ? {}
+        : {
+            serverOptions: {
+              headersTimeout: limits.headersTimeoutMs,
+              requestTimeout: limits.requestTimeoutMs,
+              connectionsCheckingInterval: 1000,
+            },
+          }
+    const server = serve({ fetch, port, hostname: host, ...serverOptions }, (info: AddressInfo) => {
       server.off('error', reject)
       const shownHost = info.family === 'IPv6' ? `[${info.address}]` : info.address
       resolve({
@@ -304,6 +384,7 @@ function startHttp(
         address: { host: info.address, port: info.port, url: `http://${shownHost}:${info.port}` },
       })
     })
+    if (limits !== undefined) (server as { maxConnections?: number }).maxConnections = limits.maxConnections
     server.once('error', reject)
   })
 }

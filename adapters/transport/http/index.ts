@@ -294,7 +294,9 @@ function errorFailure(response: FetchResponse, body: Record<string, unknown> | u
   const type = errorTypeName(rawType)
   const detail = stringField(body, 'message') ?? stringField(body, 'Message') ?? ''
   const text = `${type === '' ? `HTTP ${response.status}` : type}${detail === '' ? '' : `: ${detail}`}`
-  const kind = failureKindOf(type, response.status)
+  // A body too large for the server, or for a proxy in front of it (whose 413 has no type), is
+  // refused for good: sending it again gets the same answer.
+  const kind = response.status === 413 ? 'limit' : failureKindOf(type, response.status)
   switch (kind) {
     case 'throttled': {
       const wait = retryAfterMs(response.headers.get('retry-after'))

@@ -142,6 +142,33 @@ export async function verifySigV4(
   lookup: CredentialLookup,
   now: number,
 ): Promise<Principal> {
+  const prepared = await prepareSigV4(request, lookup, now)
+  await prepared.verifyBody(request.body)
+  return prepared.principal
+}
+
+/** A request's headers, before its body was read. */
+export type SignedRequestHead = Omit<SignedRequest, 'body'>
+
+/** What the headers of a signed request established; the body remains to be checked. */
+export interface PreparedSigV4 {
+  /** Who the signing key acts as. Not proven until `verifyBody` resolves. */
+  readonly principal: Principal
+  /** Checks the body against the signature; rejects with NotAuthorizedException. */
+  verifyBody(body: Uint8Array): Promise<void>
+}
+
+/**
+ * The part of {@link verifySigV4} that needs no body: the `Authorization` header's fields, the
+ * signing date and its window, the signed headers, and the key, looked up. When the client sent
+ * `x-amz-content-sha256`, the signature itself is checked too, over the hash it claims; the body
+ * then only has to match that hash. Every refusal here comes before a body byte is read.
+ */
+export async function prepareSigV4(
+  request: SignedRequestHead,
+  lookup: CredentialLookup,
+  now: number,
+): Promise<PreparedSigV4> {
   const header = readHeader(request.headers, 'authorization')
   if (header === undefined || header.trim() === '') {
     throw refuse('Missing Authentication Token: the request carries no Authorization header.')
@@ -168,12 +195,8 @@ export async function verifySigV4(
       `Signature not yet current: ${longDate.text} is more than 15 minutes later than the server time.`,
     )
   }
-
-  const bodyHash = createHash('sha256').update(request.body).digest('hex')
-  const claimedHash = readHeader(request.headers, 'x-amz-content-sha256')
-  if (claimedHash !== undefined && claimedHash.toLowerCase() !== bodyHash) {
-    throw refuse("The provided 'x-amz-content-sha256' header does not match what was computed.")
-  }
+  const claimedHeader = readHeader(request.headers, 'x-amz-content-sha256')
+  const claimedHash = claimedHeader?.toLowerCase()
 
   const signedHeaders: Record<string, string> = {}
   for (const name of auth.signedHeaders) {
@@ -182,17 +205,17 @@ export async function verifySigV4(
     signedHeaders[name] = value
   }
 
-  let canonicalRequest: string
+  let httpRequest: HttpRequest
+  let canonicalHeaders: Record<string, string>
   try {
     const query = parseQuery(request.rawQuery)
-    const httpRequest = new HttpRequest({
+    httpRequest = new HttpRequest({
       method: request.method,
       path: request.rawPath,
       query,
       headers: signedHeaders,
     })
-    const canonicalHeaders = getCanonicalHeaders(httpRequest, undefined, new Set(auth.signedHeaders))
-    canonicalRequest = canonicalizer.canonicalRequest(httpRequest, canonicalHeaders, bodyHash)
+    canonicalHeaders = getCanonicalHeaders(httpRequest, undefined, new Set(auth.signedHeaders))
   } catch (error) {
     if (error instanceof CognitoError) throw error
     throw refuse('The request path or query string is not valid percent-encoded text.')
@@ -215,19 +238,39 @@ export async function verifySigV4(
     uriEscapePath: true,
     applyChecksum: false,
   })
-  const stringToSign = await canonicalizer.stringToSign(longDate.text, auth.scope, canonicalRequest)
-  const expected = await signer.sign(stringToSign, {
-    signingDate: new Date(longDate.ms),
-    signingRegion: auth.region,
-    signingService: SIGNING_SERVICE,
-  })
-  if (!timingSafeEqual(Buffer.from(expected, 'hex'), Buffer.from(auth.signature, 'hex'))) {
-    throw refuse(
-      'The request signature we calculated does not match the signature you provided. ' +
-        'Check your AWS Secret Access Key and signing method.',
-    )
+  const checkSignature = async (payloadHash: string): Promise<void> => {
+    let canonicalRequest: string
+    try {
+      canonicalRequest = canonicalizer.canonicalRequest(httpRequest, canonicalHeaders, payloadHash)
+    } catch {
+      throw refuse('The request path or query string is not valid percent-encoded text.')
+    }
+    const stringToSign = await canonicalizer.stringToSign(longDate.text, auth.scope, canonicalRequest)
+    const expected = await signer.sign(stringToSign, {
+      signingDate: new Date(longDate.ms),
+      signingRegion: auth.region,
+      signingService: SIGNING_SERVICE,
+    })
+    if (!timingSafeEqual(Buffer.from(expected, 'hex'), Buffer.from(auth.signature, 'hex'))) {
+      throw refuse(
+        'The request signature we calculated does not match the signature you provided. ' +
+          'Check your AWS Secret Access Key and signing method.',
+      )
+    }
   }
-  return resolved.principal
+  // The claimed hash is what was signed: the signature can be checked before the body arrives.
+  if (claimedHash !== undefined) await checkSignature(claimedHash)
+  return {
+    principal: resolved.principal,
+    async verifyBody(body) {
+      const bodyHash = createHash('sha256').update(body).digest('hex')
+      if (claimedHash === undefined) return checkSignature(bodyHash)
+      // The signer would trust the header: a swapped body must not verify.
+      if (claimedHash !== bodyHash) {
+        throw refuse("The provided 'x-amz-content-sha256' header does not match what was computed.")
+      }
+    },
+  }
 }
 
 /** Reads one header, case-insensitively, from either shape the HTTP layer may hand over. */

@@ -1,7 +1,14 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto'
 import { DEFAULT_LIMITS } from 'pushsync/core'
 import { z } from 'zod'
+import {
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+} from '../http/limits.js'
 import { LOG_LEVELS } from '../ops/logger.js'
+import { DEFAULT_WEB_PUSH_HOSTS } from '../ops/outbound.js'
 import { DEFAULT_THROTTLE } from '../ops/throttle.js'
 import { DEFAULT_PUSH_TTL_MS } from '../push/outbox.js'
 import { DEFAULT_SSE_HEARTBEAT_MS } from '../push/sse-hub.js'
@@ -166,6 +173,46 @@ export const settingsSchema = z.strictObject({
       env: 'PUSHSYNC_BODY_LIMIT',
       default: '8388608',
       help: 'largest request body; larger ones get 413',
+      group: 'Server',
+    }),
+  maxBufferedBytes: integer(1024 * 1024, 1024 ** 4, '1048576 to 1099511627776')
+    .default(DEFAULT_MAX_BUFFERED_BYTES)
+    .register(sources, {
+      flag: 'max-buffered-bytes',
+      arg: 'BYTES',
+      env: 'PUSHSYNC_MAX_BUFFERED_BYTES',
+      default: String(DEFAULT_MAX_BUFFERED_BYTES),
+      help: 'request body bytes held at once across all requests; a body that does not fit gets 429',
+      group: 'Server',
+    }),
+  maxConnections: integer(1, 10_000_000)
+    .default(DEFAULT_MAX_CONNECTIONS)
+    .register(sources, {
+      flag: 'max-connections',
+      arg: 'N',
+      env: 'PUSHSYNC_MAX_CONNECTIONS',
+      default: String(DEFAULT_MAX_CONNECTIONS),
+      help: 'connections open at once, event streams included; more are closed on arrival',
+      group: 'Server',
+    }),
+  headersTimeoutMs: integer(1000, 600_000, '1000 to 600000')
+    .default(DEFAULT_HEADERS_TIMEOUT_MS)
+    .register(sources, {
+      flag: 'headers-timeout-ms',
+      arg: 'MS',
+      env: 'PUSHSYNC_HEADERS_TIMEOUT_MS',
+      default: String(DEFAULT_HEADERS_TIMEOUT_MS),
+      help: "time a client has to send a request's headers (at most --request-timeout-ms)",
+      group: 'Server',
+    }),
+  requestTimeoutMs: integer(1000, 3_600_000, '1000 to 3600000')
+    .default(DEFAULT_REQUEST_TIMEOUT_MS)
+    .register(sources, {
+      flag: 'request-timeout-ms',
+      arg: 'MS',
+      env: 'PUSHSYNC_REQUEST_TIMEOUT_MS',
+      default: String(DEFAULT_REQUEST_TIMEOUT_MS),
+      help: 'time a client has to send a whole request, body included; then 408',
       group: 'Server',
     }),
   sseHeartbeatMs: integer(1000, 3_600_000, '1000 to 3600000')
@@ -334,6 +381,28 @@ export const settingsSchema = z.strictObject({
       }),
     })
     .default({}),
+  outbound: z
+    .strictObject({
+      webPushHosts: list(text())
+        .default([...DEFAULT_WEB_PUSH_HOSTS])
+        .register(sources, {
+          flag: 'webpush-host',
+          arg: 'HOST',
+          env: 'PUSHSYNC_WEBPUSH_HOSTS',
+          default: DEFAULT_WEB_PUSH_HOSTS.join(', '),
+          help: 'Web Push: a push service host endpoints may name (*.example.com for any name under it; * for any public host)',
+          repeatable: true,
+          group: 'Push delivery',
+        }),
+      allowPrivateNetworks: flag().default(false).register(sources, {
+        flag: 'allow-private-outbound',
+        env: 'PUSHSYNC_ALLOW_PRIVATE_OUTBOUND',
+        default: 'off',
+        help: 'development only: Web Push endpoints and sync trigger URLs may be http:, on any host, at local and private addresses',
+        group: 'Push delivery',
+      }),
+    })
+    .default({ webPushHosts: [...DEFAULT_WEB_PUSH_HOSTS], allowPrivateNetworks: false }),
   push: z
     .strictObject({
       ttlMs: integer(1000, 28 * 24 * 3_600_000, '1000 to 2419200000')

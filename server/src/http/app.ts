@@ -2,7 +2,9 @@ import type { IncomingMessage } from 'node:http'
 import { type Context, Hono } from 'hono'
 import { cors } from 'hono/cors'
 import type { Limits } from 'pushsync/core'
+import type { Authenticator } from '../auth/authenticate.js'
 import type { Principal } from '../auth/principal.js'
+import type { SignedRequestHead } from '../auth/sigv4.js'
 import { CognitoError, throttled } from '../errors.js'
 import { addressKey, clientAddress } from '../ops/client-address.js'
 import { createReadinessCheck, type HealthAnswer, liveness } from '../ops/health.js'
@@ -13,7 +15,7 @@ import type { ChangeListener } from '../push/change.js'
 import type { SseHub } from '../push/sse-hub.js'
 import type { SyncStore } from '../store/contract.js'
 import type { StreamSink } from '../streams/sink.js'
-import { authorizeDeveloper } from '../sync/access.js'
+import { authorizeDeveloper, authorizeIdentity } from '../sync/access.js'
 import { bulkPublish, getBulkPublishDetails } from '../sync/bulk-publish.js'
 import {
   getCognitoEvents,
@@ -30,26 +32,38 @@ import type { SpentSessions } from '../sync/spent-sessions.js'
 import type { SyncTriggerHook } from '../sync/sync-trigger.js'
 import { updateRecords } from '../sync/update-records.js'
 import { describeIdentityPoolUsage, describeIdentityUsage, listIdentityPoolUsage } from '../sync/usage.js'
-import { parseJsonBody, readBody, readIncomingBody } from './body.js'
+import {
+  type BodyBudget,
+  ClientClosedError,
+  parseJsonBody,
+  readBody,
+  readIncomingBody,
+  refuseUnreadBody,
+} from './body.js'
 import { serveEvents } from './events.js'
 import { VAPID_PUBLIC_KEY_PATH, vapidPublicKeyHandler } from './vapid.js'
 
 /** A request as signature verification needs it: the path and query exactly as they arrived. */
-export interface RawRequest {
-  readonly method: string
-  readonly rawPath: string
-  readonly rawQuery: string
+export interface RawRequest extends SignedRequestHead {
   readonly headers: Headers
   readonly body: Uint8Array
-  readonly host: string
 }
+
+/**
+ * Cognito Identity's requests (`POST /`) are unauthenticated by design, and small: a GetId with a
+ * login token is a few kilobytes. Their bodies are held to this, whatever `bodyLimit` allows.
+ */
+export const IDENTITY_BODY_LIMIT = 64 * 1024
 
 export interface AppDependencies {
   readonly store: SyncStore
   readonly sessions: SessionTokens
   readonly limits: Limits
-  /** Who the request acts as (SigV4 or bearer); throws NotAuthorizedException. */
-  authenticate(request: RawRequest): Promise<Principal>
+  /**
+   * Who the request acts as (SigV4 or bearer), from its headers, before its body is read; throws
+   * NotAuthorizedException. The body is checked against the result once read.
+   */
+  readonly authenticate: Authenticator
   /** Cognito Identity's JSON 1.1 operations on `POST /`, by `x-amz-target`. */
   identity(target: string | undefined, body: unknown, now: number): Promise<object>
   readonly now: () => number
@@ -68,6 +82,17 @@ export interface AppDependencies {
   readonly syncTriggerFor?: (url: string | undefined) => SyncTriggerHook | undefined
   /** Largest accepted request body in bytes. */
   readonly bodyLimit: number
+  /** Bytes of request bodies buffered at once across requests; no cap without it. */
+  readonly bodyBudget?: BodyBudget
+  /** Milliseconds a request body may take to arrive once its headers have; no deadline without it. */
+  readonly bodyDeadlineMs?: number
+  /**
+   * Why a device token cannot be registered for a platform (a malformed Web Push subscription, an
+   * endpoint that is not a public push service), or undefined when it can.
+   */
+  readonly deviceTokenRefusal?: (platform: string, token: string) => string | undefined
+  /** Why SetCognitoEvents may not name a sync trigger URL, or undefined when it may. */
+  readonly syncTriggerUrlRefusal?: (url: string) => string | undefined
   readonly onError?: (error: unknown) => void
   /** Push delivery counters; without it there is no stats route. */
   readonly pushStats?: () => Promise<object>
@@ -95,6 +120,17 @@ interface AppEnv {
     principal: string | undefined
   }
 }
+
+/** Node's request, under a server started by `listen` (the web-standard handler has none). */
+function nodeIncoming(c: Context): IncomingMessage | undefined {
+  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+}
+
+/**
+ * The status logged (and counted) for a request whose client hung up before its body arrived:
+ * nobody reads the answer; 499 is the number proxies use for it.
+ */
+const CLIENT_CLOSED = 499
 
 /** Serves pages next to the API: a response, or `undefined` to leave the request to the API. */
 export type SiteHandler = (request: Request) => Response | undefined | Promise<Response | undefined>
@@ -142,11 +178,21 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
       ...(principal === undefined ? {} : { principal }),
       ...(errorType === null ? {} : { errorType }),
     }
-    // Probes come every few seconds: their lines would bury the requests.
-    if (operation === 'Healthz' || operation === 'Readyz') logger.debug(line, 'request')
+    // Probes come every few seconds: their lines would bury the requests. A client that hung up
+    // mid-body is not worth more than a debug line either (and anyone can do it, as often as they like).
+    if (operation === 'Healthz' || operation === 'Readyz' || status === CLIENT_CLOSED)
+      logger.debug(line, status === CLIENT_CLOSED ? 'client closed the connection mid-request' : 'request')
     else logger.info(line, 'request')
   })
-  app.onError((error, c) => errorResponse(c, error, reportError))
+  // A body of up to this many bytes is read and thrown away after its request was refused, so the
+  // client gets to read the refusal (see refuseUnreadBody).
+  const drainLimit = Math.max(4 * deps.bodyLimit, IDENTITY_BODY_LIMIT)
+  app.onError((error, c) => {
+    if (error instanceof ClientClosedError) return c.body(null, CLIENT_CLOSED as 400)
+    const incoming = nodeIncoming(c)
+    if (incoming !== undefined) refuseUnreadBody(incoming, drainLimit)
+    return errorResponse(c, error, reportError)
+  })
   if (deps.corsOrigins !== undefined && deps.corsOrigins.length > 0) app.use('*', corsFor(deps.corsOrigins))
   app.notFound(async (c) => {
     // The site only gets what the API leaves: GET and HEAD of paths outside its own. Its failures
@@ -173,24 +219,40 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     throw throttled(waitMs)
   }
 
+  /** A request's body, once its headers have authenticated it, within the body rules. */
+  const requestBody = (c: Context<AppEnv>, limit: number): Promise<Uint8Array> => {
+    const incoming = nodeIncoming(c)
+    return incoming === undefined
+      ? readBody(c.req.raw, limit)
+      : readIncomingBody(incoming, { limit, budget: deps.bodyBudget, deadlineMs: deps.bodyDeadlineMs })
+  }
+
+  /**
+   * Authentication first, from the headers alone; then what can be refused without the body (an
+   * identity's credentials on another identity's path, throttling, a merged identity); only then
+   * the body, and the signature's check of it.
+   */
   const authenticated = async (c: Context<AppEnv>) => {
-    const request = await rawRequest(c, deps.bodyLimit)
-    const principal = await deps.authenticate(request)
+    const authentication = await deps.authenticate(requestHead(c))
+    const { principal } = authentication
     if (principal.kind === 'identity') {
       c.set('principal', principal.identityId)
+      refuseOtherIdentity(c, principal)
       throttle('identity', principal.identityId)
       await refuseMergedIdentity(deps.store, principal.identityId)
     } else {
       c.set('principal', 'developer')
     }
-    return { request, principal }
+    const body = await requestBody(c, deps.bodyLimit)
+    await authentication.verifyBody(body)
+    return { body, principal }
   }
 
   const operation =
     (name: string, handler: Handler) =>
     async (c: Context<AppEnv>): Promise<Response> => {
       c.set('operation', name)
-      const { request, principal } = await authenticated(c)
+      const { body, principal } = await authenticated(c)
       const context: OperationContext = {
         store: deps.store,
         principal,
@@ -201,8 +263,12 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
         ...(deps.syncTriggerFor === undefined ? {} : { syncTriggerFor: deps.syncTriggerFor }),
         ...(deps.changes === undefined ? {} : { changes: deps.changes }),
         ...(deps.spentSessions === undefined ? {} : { spentSessions: deps.spentSessions }),
+        ...(deps.deviceTokenRefusal === undefined ? {} : { deviceTokenRefusal: deps.deviceTokenRefusal }),
+        ...(deps.syncTriggerUrlRefusal === undefined
+          ? {}
+          : { syncTriggerUrlRefusal: deps.syncTriggerUrlRefusal }),
       }
-      const result = await handler(context, c, parseJsonBody(request.body))
+      const result = await handler(context, c, parseJsonBody(body))
       return jsonResponse(c, result)
     }
 
@@ -232,11 +298,10 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   app.post('/', async (c) => {
     const target = c.req.header('x-amz-target')
     c.set('operation', identityOperation(target))
-    const request = await rawRequest(c, deps.bodyLimit)
-    const body = parseJsonBody(request.body)
+    const body = parseJsonBody(await requestBody(c, Math.min(deps.bodyLimit, IDENTITY_BODY_LIMIT)))
     // A guest identity is a row written for anyone who asks: the one thing an address is limited in.
     if (isGuestGetId(target, body)) {
-      const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+      const incoming = nodeIncoming(c)
       throttle(
         'guestGetId',
         addressKey(
@@ -403,23 +468,30 @@ async function refuseMergedIdentity(store: SyncStore, identityId: string): Promi
   }
 }
 
-async function rawRequest(c: Context<AppEnv>, bodyLimit: number): Promise<RawRequest> {
-  // The path and query exactly as sent: SigV4 signs the encoded form, route params are decoded.
+/** The request as its signature covers it, without the body: the path and query exactly as sent. */
+function requestHead(c: Context<AppEnv>): SignedRequestHead & { readonly headers: Headers } {
+  // SigV4 signs the encoded form; route params are decoded.
   const url = c.req.url
   const pathStart = url.indexOf('/', url.indexOf('//') + 2)
   const queryStart = url.indexOf('?', pathStart)
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
   return {
     method: c.req.method,
     rawPath: queryStart < 0 ? url.slice(pathStart) : url.slice(pathStart, queryStart),
     rawQuery: queryStart < 0 ? '' : url.slice(queryStart + 1),
     headers: c.req.raw.headers,
-    body:
-      incoming === undefined
-        ? await readBody(c.req.raw, bodyLimit)
-        : await readIncomingBody(incoming, bodyLimit),
     host: c.req.header('host') ?? '',
   }
+}
+
+/**
+ * An identity's credentials on a path of another identity (or pool) are refused before the body
+ * is read; the operation itself checks again, with the same rules, so a malformed id stays a 400.
+ */
+function refuseOtherIdentity(c: Context<AppEnv>, principal: Extract<Principal, { kind: 'identity' }>) {
+  const pool = c.req.param('pool')
+  const identity = c.req.param('identity')
+  if (pool === undefined || identity === undefined) return
+  authorizeIdentity(principal, pool, identity)
 }
 
 /** Cognito Identity's operations by `x-amz-target`; anything else under one name, so labels stay few. */
@@ -469,8 +541,6 @@ function errorResponse(
   }
   return c.json({ __type: cognito.type, message: cognito.message }, cognito.status as 400, {
     'x-amzn-ErrorType': cognito.type,
-    // The rest of an oversized body was never read: end the connection rather than parse it as a request.
-    ...(cognito.type === 'RequestEntityTooLargeException' ? { connection: 'close' } : {}),
     ...(cognito.retryAfterSeconds === undefined ? {} : { 'retry-after': String(cognito.retryAfterSeconds) }),
   })
 }

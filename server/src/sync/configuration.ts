@@ -137,6 +137,8 @@ export async function setCognitoEvents(
     if (target !== '' && !/^https?:\/\//.test(target)) {
       throw invalidParameter(`The ${type} function must be an http(s) URL the server can call`)
     }
+    const refusal = target === '' ? undefined : context.syncTriggerUrlRefusal?.(target)
+    if (refusal !== undefined) throw invalidParameter(`The ${type} URL ${refusal}`)
   }
   return context.store.transaction(async (tx) => {
     const pool = await readPool(tx, input.identityPoolId, { forUpdate: true })

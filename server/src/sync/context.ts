@@ -26,4 +26,11 @@ export interface OperationContext {
   readonly changes?: ChangeListener
   /** Told of every spent SyncSessionToken, once its UpdateRecords committed. */
   readonly spentSessions?: SpentSessions
+  /**
+   * Why RegisterDevice cannot take a token for a platform (a malformed Web Push subscription, an
+   * endpoint outside the allowed push services), or undefined when it can.
+   */
+  readonly deviceTokenRefusal?: (platform: string, token: string) => string | undefined
+  /** Why a sync trigger URL may not be called (a private or local address), or undefined. */
+  readonly syncTriggerUrlRefusal?: (url: string) => string | undefined
 }

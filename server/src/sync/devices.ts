@@ -1,9 +1,12 @@
 import { invalidParameter, resourceNotFound } from '../errors.js'
+import { DEFAULT_OUTBOUND } from '../ops/outbound.js'
+import { deviceTokenRefusal } from '../push/device-tokens.js'
 import type { DevicePlatform } from '../store/contract.js'
 import { authorizeIdentityOnly, checkDatasetName } from './access.js'
 import type { OperationContext } from './context.js'
 
 const PLATFORMS: readonly DevicePlatform[] = ['APNS', 'APNS_SANDBOX', 'GCM', 'ADM', 'WEBPUSH']
+const DEFAULT_TOKEN_RULES = deviceTokenRefusal(DEFAULT_OUTBOUND)
 
 /**
  * RegisterDevice: a device id for (identity, platform, token). The same three always get the same
@@ -25,6 +28,8 @@ export async function registerDevice(
   if (typeof token !== 'string' || token.length === 0 || token.length > 8192) {
     throw invalidParameter('Token must be a non-empty string')
   }
+  const refusal = (context.deviceTokenRefusal ?? DEFAULT_TOKEN_RULES)(platform, token)
+  if (refusal !== undefined) throw invalidParameter(`Token is not usable for ${platform}: ${refusal}`)
   return context.store.transaction(
     async (tx) => {
       const known = await tx.findDevice(input.identityId, platform as DevicePlatform, token)

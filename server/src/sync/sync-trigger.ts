@@ -1,5 +1,6 @@
 import { validateKey, validateValue } from 'pushsync/core'
 import { CognitoError } from '../errors.js'
+import { type OutboundFetch, OutboundRefusedError } from '../ops/outbound.js'
 import type { RecordRow } from '../store/contract.js'
 import type { OperationContext } from './context.js'
 
@@ -23,8 +24,11 @@ export type SyncTriggerHook = (event: SyncTriggerEvent) => Promise<unknown>
 /** Cognito gave the Lambda 5 seconds, not adjustable. */
 export const SYNC_TRIGGER_TIMEOUT_MS = 5000
 
-/** A trigger that POSTs the event to `url` and reads the answer's JSON. */
-export function urlSyncTrigger(url: string, fetchImpl: typeof fetch = fetch): SyncTriggerHook {
+/**
+ * A trigger that POSTs the event to `url` and reads the answer's JSON. The server passes a fetch
+ * that holds to its outbound rules (no private or local addresses, after DNS too).
+ */
+export function urlSyncTrigger(url: string, fetchImpl: OutboundFetch = fetch): SyncTriggerHook {
   return async (event) => {
     let response: Response
     try {
@@ -35,6 +39,15 @@ export function urlSyncTrigger(url: string, fetchImpl: typeof fetch = fetch): Sy
         signal: AbortSignal.timeout(SYNC_TRIGGER_TIMEOUT_MS),
       })
     } catch (error) {
+      // A URL whose name resolves to a private address is the pool's configuration at fault.
+      if (error instanceof OutboundRefusedError)
+        throw new CognitoError(
+          'InvalidLambdaFunctionOutputException',
+          `The sync trigger cannot be called: ${error.message}`,
+          {
+            cause: error,
+          },
+        )
       throw new CognitoError('LambdaThrottledException', 'The sync trigger did not answer in time; retry', {
         cause: error,
       })

@@ -62,7 +62,8 @@ beforeAll(async () => {
     })
   })
   await new Promise<void>((resolve) => trigger.listen(0, '127.0.0.1', resolve))
-  server = await spawnServer()
+  // The trigger listens on this machine: a private address the server calls only when told to.
+  server = await spawnServer(['--allow-private-outbound'])
   const { port } = trigger.address() as AddressInfo
   const url = `http://127.0.0.1:${port}/sync-trigger`
   await adminClient().send(

@@ -1,3 +1,4 @@
+import { createECDH, randomBytes } from 'node:crypto'
 import { HttpRequest } from '@smithy/protocol-http'
 import { SignatureV4 } from '@smithy/signature-v4'
 import fc from 'fast-check'
@@ -473,6 +474,40 @@ const fill = (segments: readonly string[], slots: Readonly<Record<Slot, string>>
  * The bodies the properties start from, each accepted as it is on alice's own path (or the admin's,
  * for pool-level routes; the last test checks that), so a property's change is the only fault.
  */
+/** A browser's PushSubscription JSON, at Chrome's push service. */
+const webPushToken = (endpoint: string) => {
+  const ecdh = createECDH('prime256v1')
+  ecdh.generateKeys()
+  return JSON.stringify({
+    endpoint,
+    expirationTime: null,
+    keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') },
+  })
+}
+const WEBPUSH_TOKEN = webPushToken('https://fcm.googleapis.com/fcm/send/fuzz-new-device')
+
+/**
+ * WEBPUSH tokens RegisterDevice refuses: not a subscription, or one whose endpoint would aim the
+ * server's requests somewhere other than a public push service.
+ */
+const BAD_WEBPUSH_TOKENS = [
+  '{',
+  'fuzz-new-device',
+  JSON.stringify({ endpoint: 'https://fcm.googleapis.com/fcm/send/x' }),
+  webPushToken('file:///etc/passwd'),
+  webPushToken('http://fcm.googleapis.com/fcm/send/x'),
+  webPushToken('https://127.0.0.1/push'),
+  webPushToken('https://169.254.169.254/latest/meta-data/'),
+  webPushToken('https://[::1]/push'),
+  webPushToken('https://10.0.0.7/push'),
+  webPushToken('https://[::ffff:192.168.1.1]/push'),
+  webPushToken('https://localhost/push'),
+  webPushToken('https://metadata.google.internal/computeMetadata/v1/'),
+  webPushToken('https://evil.example.com/push'),
+  webPushToken('https://fcm.googleapis.com:8443/fcm/send/x'),
+  webPushToken('https://user:pass@fcm.googleapis.com/fcm/send/x'),
+]
+
 const BASES = {
   updateRecords: () => ({
     SyncSessionToken: tokens.alice,
@@ -482,7 +517,7 @@ const BASES = {
       { Op: 'remove', Key: 'size', SyncCount: 1 },
     ],
   }),
-  registerDevice: () => ({ Platform: 'WEBPUSH', Token: 'fuzz-new-device' }),
+  registerDevice: () => ({ Platform: 'WEBPUSH', Token: WEBPUSH_TOKEN }),
   setCognitoEvents: () => ({ Events: { SyncTrigger: '' } }),
   setIdentityPoolConfiguration: () => ({
     PushSync: {
@@ -1299,7 +1334,11 @@ describe('an identity', () => {
         },
         {
           path: ['Token'],
-          bad: fc.oneof(fc.constantFrom(REMOVE, ''), anyBut('string'), longText(8193, 20_000)),
+          bad: fc.oneof(
+            fc.constantFrom(REMOVE, '', ...BAD_WEBPUSH_TOKENS),
+            anyBut('string'),
+            longText(8193, 20_000),
+          ),
         },
       ]
       await fc.assert(
@@ -1998,10 +2037,28 @@ describe('a body over the body limit', () => {
       onError: (error) => unexpected.push(error),
       streamSink: { put: async () => {} },
     })
+    // An identity of this server, whose bearer token every route below is sent with: the body
+    // limit applies once the headers have authenticated the request.
+    const call = async (target: string, body: object) =>
+      (await (
+        await limited.fetch(
+          new Request(`http://${HOST}/`, {
+            method: 'POST',
+            headers: { 'x-amz-target': `AWSCognitoIdentityService.${target}` },
+            body: JSON.stringify(body),
+          }),
+        )
+      ).json()) as Record<string, unknown>
+    const { IdentityId } = await call('GetId', { IdentityPoolId: POOL })
+    const { Credentials } = (await call('GetCredentialsForIdentity', { IdentityId })) as {
+      Credentials: { SessionToken: string }
+    }
+    owner = { identityId: String(IdentityId), bearer: `Bearer ${Credentials.SessionToken}` }
   })
   afterAll(async () => {
     await limited?.close()
   })
+  let owner: { identityId: string; bearer: string }
 
   /** A body of `size` bytes that counts what the server pulls and whether it let go. */
   function countingBody(size: number) {
@@ -2039,24 +2096,54 @@ describe('a body over the body limit', () => {
     return { request: new Request(`http://${HOST}${path}`, init), seen }
   }
 
-  /** Every route that reads a body, with the credentials it would need. */
-  const bodyRoutes = () => {
-    const identity = 'us-east-1:0c0ffee0-0000-4000-8000-00000000000a'
+  /** Every route of the API that reads a body, on the owner's path, with its bearer token. */
+  const apiBodyRoutes = () => {
     const slots: Record<Slot, string> = {
       ':pool': enc(POOL),
-      ':identity': enc(identity),
+      ':identity': enc(owner.identityId),
       ':dataset': 'settings',
       ':device': 'device',
     }
-    return [
-      { method: 'POST', path: '/', headers: { 'x-amz-target': 'AWSCognitoIdentityService.GetId' } },
-      ...TEMPLATES.flatMap((template) =>
-        template.methods
-          .filter((method) => method !== 'GET')
-          .map((method) => ({ method, path: fill(template.segments, slots), headers: {} })),
-      ),
-    ]
+    return TEMPLATES.flatMap((template) =>
+      template.methods
+        .filter((method) => method !== 'GET')
+        .map((method) => ({
+          method,
+          path: fill(template.segments, slots),
+          headers: { authorization: owner.bearer } as Record<string, string>,
+        })),
+    )
   }
+  /** Those, and Cognito Identity's unauthenticated `POST /`. */
+  const bodyRoutes = () => [
+    { method: 'POST', path: '/', headers: { 'x-amz-target': 'AWSCognitoIdentityService.GetId' } },
+    ...apiBodyRoutes(),
+  ]
+
+  it('is refused with 403 before a byte of it is read when the headers do not authenticate the request', async () => {
+    const unauthenticated: Array<Record<string, string>> = [
+      {},
+      { authorization: 'Bearer not-a-token' },
+      { authorization: 'Basic dXNlcjpwYXNz' },
+      { authorization: 'AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request' },
+      {
+        authorization: `AWS4-HMAC-SHA256 Credential=${ADMIN.accessKeyId}/20000101/us-east-1/cognito-sync/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`,
+        'x-amz-date': '20000101T000000Z',
+      },
+    ]
+    for (const route of apiBodyRoutes()) {
+      for (const headers of unauthenticated) {
+        for (const declared of [String(SIZE), undefined]) {
+          const { request, seen } = streamed(route.method, route.path, SIZE, {
+            ...headers,
+            ...(declared === undefined ? {} : { 'content-length': declared }),
+          })
+          await expectRefused(await limited.fetch(request), ['NotAuthorizedException'])
+          expect(seen.pulled, `${route.method} ${route.path} ${JSON.stringify(headers)}`).toBe(0)
+        }
+      }
+    }
+  })
 
   it('is refused with 413 before it is read when its length is declared', async () => {
     for (const route of bodyRoutes()) {

@@ -1,3 +1,4 @@
+import { createECDH, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -133,6 +134,16 @@ async function adminGet(url: string, path: string): Promise<Response> {
   return fetch(target, { method: 'GET', headers })
 }
 
+/** A browser's PushSubscription JSON, at Chrome's push service. */
+const webPushSubscription = () => {
+  const ecdh = createECDH('prime256v1')
+  ecdh.generateKeys()
+  return JSON.stringify({
+    endpoint: 'https://fcm.googleapis.com/fcm/send/outbox-test',
+    keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') },
+  })
+}
+
 const pushes = (sent: readonly PushMessage[]) => sent.map((m) => [m.deviceId, m.datasetName, m.syncCount])
 
 /**
@@ -144,7 +155,7 @@ async function devices(url: string) {
   await accepted(write(who, 'notes', 'first'))
   const origin = await registerDevice(who, 'origin-token')
   const other = await registerDevice(who, 'other-token')
-  const web = await registerDevice(who, '{"endpoint":"https://push.example/x"}', 'WEBPUSH')
+  const web = await registerDevice(who, webPushSubscription(), 'WEBPUSH')
   for (const deviceId of [origin, other, web]) await subscribe(who, 'notes', deviceId)
   return { who, origin, other, web }
 }

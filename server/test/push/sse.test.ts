@@ -354,7 +354,10 @@ describe('a client that leaves', () => {
       store,
       sessions: createSessionTokens('t'),
       limits: resolveLimits(undefined),
-      authenticate: async () => ({ kind: 'developer', accessKeyId: 'AKIDTEST' }),
+      authenticate: async () => ({
+        principal: { kind: 'developer', accessKeyId: 'AKIDTEST' },
+        verifyBody: async () => {},
+      }),
       identity: async () => ({}),
       now: Date.now,
       randomId: () => 'id',

@@ -5,6 +5,7 @@ import {
   type FetchResponse,
   type HttpTransportOptions,
 } from '../../../adapters/transport/http/index.js'
+import { createSyncServer } from '../../../server/src/server.js'
 import { isSyncError } from '../../../src/errors.js'
 import { runTransportConformance } from '../../../src/testing/index.js'
 import { closedUrl, newIdentity, POOL, type RunningSyncServer, startSyncServer } from './sync-server.js'
@@ -277,6 +278,12 @@ describe('createHttpTransport', () => {
       json(400, { message: 'odd' }, { 'x-amzn-ErrorType': 'OddException' }),
       { kind: 'protocol', message: expect.stringContaining('OddException: odd') },
     ],
+    [
+      'a body too large for the server',
+      json(413, { message: 'too big' }, { 'x-amzn-ErrorType': 'RequestEntityTooLargeException' }),
+      { kind: 'limit', message: 'RequestEntityTooLargeException: too big' },
+    ],
+    ['a proxy’s 413 without a type', { status: 413, body: '<html>Too Large</html>' }, { kind: 'limit' }],
     ['a 200 that is not JSON', { status: 200, body: '<html>' }, { kind: 'protocol' }],
     ['a 200 with a JSON array', json(200, []), { kind: 'protocol' }],
     ['a page without a session token', json(200, { DatasetSyncCount: 0 }), { kind: 'protocol' }],
@@ -296,6 +303,46 @@ describe('createHttpTransport', () => {
       lastSyncCount: 0,
     })
     expect(result).toMatchObject({ ok: false, failure })
+  })
+
+  it('reports a write over the server’s body limit as a limit, however often it is sent', async () => {
+    const limited = await createSyncServer({
+      db: ':memory:',
+      allowUnauthenticated: true,
+      tokenSecret: 'transport-413',
+      bodyLimit: 64 * 1024,
+    })
+    try {
+      const { url } = await limited.listen(0)
+      const { identityId, sessionToken } = await newIdentity(url)
+      // The global fetch, as an app sends: it must read the 413, not a reset connection.
+      const transport = createHttpTransport({
+        endpoint: url,
+        identityPoolId: POOL,
+        identityId,
+        getToken: () => sessionToken,
+      })
+      const kinds: string[] = []
+      for (let i = 0; i < 20; i++) {
+        const result = await transport.updateRecords({
+          datasetName: 'big',
+          syncSessionToken: 'any',
+          patches: [
+            {
+              op: 'replace',
+              key: 'k',
+              value: 'x'.repeat(1024 * 1024),
+              syncCount: 0,
+              deviceLastModifiedDate: 0,
+            },
+          ],
+        })
+        kinds.push(result.ok ? 'ok' : result.failure.kind)
+      }
+      expect(kinds).toEqual(Array.from({ length: 20 }, () => 'limit'))
+    } finally {
+      await limited.close()
+    }
   })
 
   it('reports a fetch that rejects, or a body that breaks off, as offline with the cause', async () => {

@@ -1,6 +1,15 @@
 import { createECDH, createHash } from 'node:crypto'
 import { encodePushPayload } from 'pushsync/core'
 import webpush, { type RequestDetails } from 'web-push'
+import {
+  createOutboundFetch,
+  DEFAULT_OUTBOUND,
+  LOCAL_OUTBOUND,
+  type OutboundFetch,
+  type OutboundPolicy,
+  OutboundRefusedError,
+  outboundUrlRefusal,
+} from '../../ops/outbound.js'
 import type { PushMessage, PushSender, SendOutcome } from '../sender.js'
 
 /** The server's VAPID identity (RFC 8292): who the push services see sending. */
@@ -20,13 +29,20 @@ export interface WebPushSenderOptions {
   /** Aborts a request the push service has not answered by then (an outcome of `retry`); 30 s by default. */
   readonly timeoutMs?: number
   /**
-   * Accepts `http:` endpoints. Browsers only ever hand out `https:` ones, so anything else is a
-   * client-made token aiming the server's requests somewhere; only a local push service in tests
-   * or development needs this.
+   * Which endpoints a subscription may name: `https:` URLs of the known browser push services, at
+   * public addresses (checked again when the name is resolved, at each send), unless changed. See
+   * {@link OutboundPolicy}.
+   */
+  readonly endpoints?: OutboundPolicy
+  /**
+   * Shorthand for the development policy (`http:`, local and private addresses, any host): only a
+   * local push service in tests or development needs it. Browsers only ever hand out `https:`
+   * endpoints of their push service, so anything else is a client-made token aiming the server's
+   * requests somewhere.
    */
   readonly allowInsecureEndpoints?: boolean
-  /** The `fetch` that talks to push services; the global one by default. */
-  readonly fetch?: typeof fetch
+  /** What talks to push services: by default a request that holds to `endpoints` after DNS too. */
+  readonly fetch?: OutboundFetch
   /** The clock that turns an HTTP-date `Retry-After` into a delay. */
   readonly now?: () => number
 }
@@ -136,12 +152,14 @@ export function webPushTopic(message: Pick<PushMessage, 'identityPoolId' | 'iden
 }
 
 /**
- * Reads a device token as the browser's `PushSubscription` JSON. `expirationTime` and any other
- * keys are ignored: the push service says 404/410 when the subscription ends.
+ * Reads a device token as the browser's `PushSubscription` JSON, whose endpoint `policy` allows.
+ * `expirationTime` and any other keys are ignored: the push service says 404/410 when the
+ * subscription ends. RegisterDevice refuses the tokens this refuses, so no request is ever made
+ * for them.
  */
 export function parseWebPushSubscription(
   token: string,
-  allowInsecure = false,
+  policy: OutboundPolicy = DEFAULT_OUTBOUND,
 ): { ok: true; subscription: WebPushSubscription } | { ok: false; reason: string } {
   let value: unknown
   try {
@@ -152,15 +170,8 @@ export function parseWebPushSubscription(
   if (typeof value !== 'object' || value === null) return { ok: false, reason: 'token is not an object' }
   const { endpoint, keys } = value as { endpoint?: unknown; keys?: unknown }
   if (typeof endpoint !== 'string') return { ok: false, reason: 'token has no endpoint' }
-  let url: URL
-  try {
-    url = new URL(endpoint)
-  } catch {
-    return { ok: false, reason: 'token endpoint is not a URL' }
-  }
-  if (url.protocol !== 'https:' && !(allowInsecure && url.protocol === 'http:')) {
-    return { ok: false, reason: `token endpoint scheme ${url.protocol} is not allowed` }
-  }
+  const refusal = outboundUrlRefusal(endpoint, policy, { hosts: policy.webPushHosts })
+  if (refusal !== undefined) return { ok: false, reason: `token endpoint ${refusal}` }
   if (typeof keys !== 'object' || keys === null) return { ok: false, reason: 'token has no keys' }
   const { p256dh, auth } = keys as { p256dh?: unknown; auth?: unknown }
   if (typeof p256dh !== 'string' || decodeBase64url(p256dh)?.length !== 65) {
@@ -186,7 +197,9 @@ export function createWebPushSender(options: WebPushSenderOptions): PushSender {
   const ttl = options.ttlSeconds ?? DEFAULT_TTL_SECONDS
   if (!Number.isSafeInteger(ttl) || ttl < 0) throw new Error(`ttlSeconds ${ttl} must be a whole number ≥ 0`)
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
-  const send = options.fetch ?? fetch
+  const policy =
+    options.allowInsecureEndpoints === true ? LOCAL_OUTBOUND : (options.endpoints ?? DEFAULT_OUTBOUND)
+  const send = options.fetch ?? createOutboundFetch(policy)
   const now = options.now ?? Date.now
   const vapidDetails = {
     subject: options.vapid.subject,
@@ -195,7 +208,7 @@ export function createWebPushSender(options: WebPushSenderOptions): PushSender {
   }
 
   const attempt = async (message: PushMessage): Promise<SendOutcome> => {
-    const parsed = parseWebPushSubscription(message.token, options.allowInsecureEndpoints === true)
+    const parsed = parseWebPushSubscription(message.token, policy)
     if (!parsed.ok) return { kind: 'failed', reason: parsed.reason }
 
     const payload = encodePushPayload(
@@ -239,6 +252,8 @@ export function createWebPushSender(options: WebPushSenderOptions): PushSender {
         signal: AbortSignal.timeout(timeoutMs),
       })
     } catch (error) {
+      // An endpoint whose name now resolves to a private address is refused for good.
+      if (error instanceof OutboundRefusedError) return { kind: 'failed', reason: error.message }
       return { kind: 'retry', reason: `push service unreachable: ${describe(error)}` }
     }
     return outcomeOf(response, now())
