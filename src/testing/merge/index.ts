@@ -80,4 +80,4 @@ export {
   simulationSteps,
 } from './steps.js'
 export { showEntry, showKey, showText, showValue, showView } from './text.js'
-export type { Trace } from './trace.js'
+export { Trace } from './trace.js'

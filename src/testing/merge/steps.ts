@@ -94,6 +94,8 @@ export interface StepArbitraryOptions {
   readonly weights?: Partial<StepWeights>
   /** Default 25. */
   readonly maxSteps?: number
+  /** How long runs tend to be below `maxSteps`; default `medium`, so that devices meet. */
+  readonly size?: fc.SizeForArbitrary
 }
 
 /**
@@ -175,6 +177,8 @@ export function simulationStep(options: StepArbitraryOptions): fc.Arbitrary<Simu
 
 /** A sequence of steps for `options.devices` devices, shrinking towards fewer and simpler steps. */
 export function simulationSteps(options: StepArbitraryOptions): fc.Arbitrary<SimulationStep[]> {
-  // Medium size: runs long enough for devices to meet, whatever the caller's default size.
-  return fc.array(simulationStep(options), { maxLength: options.maxSteps ?? 25, size: 'medium' })
+  return fc.array(simulationStep(options), {
+    maxLength: options.maxSteps ?? 25,
+    size: options.size ?? 'medium',
+  })
 }
