@@ -28,6 +28,7 @@ export default defineConfig({
           { text: 'Browser', link: '/guide/browser' },
           { text: 'Node', link: '/guide/node' },
           { text: 'React Native', link: '/guide/react-native' },
+          { text: 'Property-test your merge logic', link: '/guide/property-testing' },
         ],
       },
       {
