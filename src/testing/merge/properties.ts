@@ -31,7 +31,8 @@ export function findInvalidResolution(simulation: Simulation): PropertyViolation
 /**
  * *No silent loss*: every write the app made on a device reached the server, was replaced by a
  * later write of the same key on that device (or the device's deletion of the dataset), or was
- * handed to the resolver as the local side of a conflict.
+ * handed to the resolver as the local side of a conflict. Judge it after a quiet round: before, a
+ * write may just not have been pushed yet.
  */
 export function findSilentLoss(simulation: Simulation): PropertyViolation | undefined {
   const { journal, server } = simulation
