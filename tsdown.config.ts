@@ -26,6 +26,7 @@ export default defineConfig({
     'tabs/web-locks': 'adapters/tabs/web-locks/index.ts',
     session: 'adapters/session/index.ts',
     'connectivity/browser': 'adapters/connectivity/browser/index.ts',
+    react: 'src/react/index.ts',
   },
   format: 'esm',
   // The library runs in browsers, React Native, workers and Node: no Node resolution or shims.

@@ -32,7 +32,7 @@ export default defineConfig({
     // the server reuses the core, and the examples import the packages by their published names.
     alias: [
       { find: /^pushsync$/, replacement: source('./src/index.ts') },
-      { find: /^pushsync\/(core|testing)$/, replacement: source('./src/$1/index.ts') },
+      { find: /^pushsync\/(core|testing|react)$/, replacement: source('./src/$1/index.ts') },
       { find: /^pushsync\/testing\/merge$/, replacement: source('./src/testing/merge/index.ts') },
       { find: /^pushsync\/session$/, replacement: source('./adapters/session/index.ts') },
       {

@@ -24,6 +24,7 @@ const PUBLISHED_NAMES = {
   'adapters/tabs/web-locks/index.ts': 'pushsync/tabs/web-locks',
   'adapters/session/index.ts': 'pushsync/session',
   'adapters/connectivity/browser/index.ts': 'pushsync/connectivity/browser',
+  'src/react/index.ts': 'pushsync/react',
 }
 
 /** @param {import('typedoc').Application} app */

@@ -55,6 +55,8 @@ const ISOMORPHIC: ReadonlyArray<readonly [entry: string, allowed: readonly strin
   ['dist/push/webpush/service-worker.js', []],
   ['dist/session.js', []],
   ['dist/connectivity/browser.js', []],
+  // React is an optional peer; nothing else it imports is forbidden, so nothing needs allowing.
+  ['dist/react.js', []],
 ]
 const FORBIDDEN_IN_ISOMORPHIC: ReadonlyArray<
   readonly [reason: string, test: (specifier: string) => boolean]
