@@ -5,6 +5,7 @@ import type { Result } from '../../src/core/index.js'
 import type {
   Conflict,
   Dataset,
+  PushSink,
   PushSource,
   RecordPatch,
   StorageAdapter,
@@ -84,13 +85,21 @@ function durableStorage() {
   return { handle, late }
 }
 
-/** A push source that connects and then relays nothing. */
-const liveButQuiet: PushSource = {
-  name: 'push:quiet',
-  start(sink) {
-    sink.onConnected?.()
-    return () => {}
-  },
+/**
+ * A live push channel that relays what the deliver steps hand it: the device's sink, kept in
+ * `sinks[index]` while the channel runs.
+ */
+function relay(sinks: Array<PushSink | undefined>, index: number): PushSource {
+  return {
+    name: 'push:relay',
+    start(sink) {
+      sinks[index] = sink
+      sink.onConnected?.()
+      return () => {
+        if (sinks[index] === sink) sinks[index] = undefined
+      }
+    },
+  }
 }
 
 /** Waits until no sync runs or waits on the device, in the app's calls or in its background queue. */
@@ -212,6 +221,84 @@ describe('engine model: devices of one identity against the real server', () => 
   })
 })
 
+/** Runs that the random ones reach only now and then, in the simulator's step format. */
+const SCENARIOS: ReadonlyArray<{
+  readonly name: string
+  readonly live?: readonly boolean[]
+  readonly channels: readonly PushChannel[]
+  readonly steps: readonly SimulationStep[]
+}> = [
+  {
+    // d1 is at #0 when the push of #2 arrives first: its change follows #1, which d1 lacks.
+    name: 'a push that skips a change is not applied as it is: the device syncs',
+    live: [false, true],
+    channels: ['json', 'json'],
+    steps: [
+      { kind: 'write', device: 0, key: 'a', value: 'x' },
+      { kind: 'sync', devices: [0], fault: 'none' },
+      { kind: 'write', device: 0, key: 'b', value: 'y' },
+      { kind: 'sync', devices: [0], fault: 'none' },
+      { kind: 'deliver', device: 1, pick: 1, mode: 'deliver' },
+    ],
+  },
+  {
+    // The same pushes twice and in reverse: the later one first, then both again.
+    name: 'pushes that come late and twice',
+    channels: ['json', 'sse'],
+    steps: [
+      { kind: 'write', device: 0, key: 'a', value: 'x' },
+      { kind: 'sync', devices: [0], fault: 'none' },
+      { kind: 'write', device: 0, key: 'b', value: 'y' },
+      { kind: 'sync', devices: [0], fault: 'none' },
+      { kind: 'deliver', device: 1, pick: 1, mode: 'duplicate' },
+      { kind: 'deliver', device: 1, pick: 0, mode: 'duplicate' },
+      { kind: 'deliver', device: 1, pick: 0, mode: 'deliver' },
+      { kind: 'deliver', device: 1, pick: 0, mode: 'deliver' },
+    ],
+  },
+  {
+    // d0 pulls, d1 writes and syncs, d0 pushes (409), hears it, pulls again and decides, pushes.
+    name: 'a sync held between its pull and its push meets another device’s write',
+    channels: ['sse', 'apns'],
+    steps: [
+      { kind: 'write', device: 0, key: 'a', value: 'x' },
+      { kind: 'write', device: 1, key: 'a', value: 'y' },
+      { kind: 'advance', device: 0, offline: false },
+      { kind: 'sync', devices: [1], fault: 'none' },
+      { kind: 'advance', device: 0, offline: false },
+      { kind: 'advance', device: 0, offline: false },
+      { kind: 'advance', device: 0, offline: false },
+      { kind: 'advance', device: 0, offline: false },
+      { kind: 'deliver', device: 1, pick: 0, mode: 'deliver' },
+    ],
+  },
+  {
+    // The server stores d0's push; the answer never arrives, and d0 restarts.
+    name: 'a push whose answer is lost, then a restart',
+    channels: ['flat-strings', 'json'],
+    steps: [
+      { kind: 'write', device: 0, key: '__proto__', value: 'x' },
+      { kind: 'advance', device: 0, offline: false },
+      { kind: 'advance', device: 0, offline: false },
+      { kind: 'restart', device: 0 },
+      { kind: 'write', device: 1, key: '__proto__', value: null },
+      { kind: 'sync', devices: [0, 1], fault: 'lost-ack' },
+    ],
+  },
+]
+
+describe('engine model: scenarios', () => {
+  it.each(SCENARIOS)('$name', async ({ live, channels, steps: run }) => {
+    const trace = new Trace()
+    await runModel(trace, 2, ['resolver', 'onConflict'], live ?? [true, false], channels, run).catch(
+      (error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error)
+        throw new Error(`${message}\n${trace}`, { cause: error })
+      },
+    )
+  })
+})
+
 async function runModel(
   trace: Trace,
   deviceCount: number,
@@ -227,6 +314,7 @@ async function runModel(
   const faults: SyncFault[] = Array.from({ length: deviceCount }, () => 'none')
   const gates = Array.from({ length: deviceCount }, () => new PhaseGate())
   const inboxes: unknown[][] = Array.from({ length: deviceCount }, () => [])
+  const sinks: Array<PushSink | undefined> = Array.from({ length: deviceCount }, () => undefined)
   const note = (k: string, v: string | null) => `${k}=${v === null ? '∅' : JSON.stringify(v)}`
   const storages = Array.from({ length: deviceCount }, () => durableStorage())
 
@@ -283,8 +371,8 @@ async function runModel(
         throw new Error(`a broken ${name} listener`)
       })
     }
-    // A channel that is live but says nothing: the device only hears what the deliver steps tell it.
-    if (live[index] === true) manager.addPushSource(liveButQuiet)
+    // A live channel says only what the deliver steps hand it.
+    if (live[index] === true) manager.addPushSource(relay(sinks, index))
     return manager
   }
   const devices = Array.from({ length: deviceCount }, (_, index) => startDevice(index))
@@ -363,8 +451,15 @@ async function runModel(
       const payload = inbox[index]
       if (step.mode !== 'duplicate') inbox.splice(index, 1)
       if (step.mode === 'drop') continue
-      // The push syncs in the background, if the device is behind, while the next steps go on.
-      trace.say(await manager.handlePushSyncUpdate(manager.getPushSyncUpdate(payload)))
+      // The push syncs in the background, if the device is behind, while the next steps go on. A
+      // live channel relays the payload as it came; otherwise the app hands it over (FCM, APNs).
+      const sink = sinks[step.device]
+      if (sink !== undefined) {
+        sink.onPayload(payload)
+        trace.say('relayed by its channel')
+      } else {
+        trace.say(await manager.handlePushSyncUpdate(manager.getPushSyncUpdate(payload)))
+      }
     } else if (step.kind === 'restart') {
       const manager = devices[step.device]
       const ds = datasets[step.device]
