@@ -1,7 +1,8 @@
-import { useCallback, useMemo, useState, useSyncExternalStore } from 'react'
+import { useMemo, useState, useSyncExternalStore } from 'react'
 import type { SyncError } from '../errors.js'
 import type { Dataset, InferInput, InferOutput, StandardSchemaV1, TypedDataset } from '../index.js'
 import { type AnyDataset, type DatasetLoad, isLoadState, LOADING, NO_MANAGER_STORE } from './dataset-store.js'
+import { useOptimisticWrite } from './optimistic-write.js'
 import { useSyncContext } from './provider.js'
 import { STATUS_UNKNOWN, type SyncStatusSnapshot } from './status-store.js'
 import { onlineStore, statusStore, textStore, typedStore } from './stores.js'
@@ -93,8 +94,10 @@ export function useDataset(
 
 /**
  * One record of a dataset and a setter, as `useState` gives them: re-renders only when that record
- * changes. Setting writes locally at once (send it with the manager's `writeThrough`, or
- * `synchronize`); setting undefined removes the record.
+ * changes. Setting writes locally (send it with the manager's `writeThrough`, or `synchronize`) and
+ * shows the new value at once, before the write has landed, so a controlled input keeps up with
+ * typing; a refused write shows the stored value again and its promise rejects. Setting undefined
+ * removes the record.
  *
  * @example
  * ```tsx
@@ -116,12 +119,12 @@ export function useRecord(
 ): UseRecordResult<unknown, never> {
   const store = useStore('useRecord', name, options?.schema)
   const selected = useSyncExternalStore(store.subscribe, () => store.selectRecord(key), serverDatasetSnapshot)
-  const setValue = useCallback((value: unknown) => store.write(key, value), [store, key])
   const notReady = isLoadState(selected) ? selected : undefined
+  const [value, setValue] = useOptimisticWrite(store, key, notReady === undefined ? selected : undefined)
   const loading = notReady?.loading ?? false
   const error = notReady?.error
   const state = useMemo(() => ({ loading, error }), [loading, error])
-  return [notReady === undefined ? selected : undefined, setValue, state]
+  return [value, setValue, state]
 }
 
 /**
