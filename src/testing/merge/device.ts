@@ -54,10 +54,12 @@ export class SimulatedDevice {
     this.clockSkew = clockSkew
   }
 
+  /** Every row the device's storage holds, tombstones included. */
   rows(): SyncRecord[] {
     return [...this.records.values()]
   }
 
+  /** Stores rows, each replacing the row of its key. */
   store(rows: readonly SyncRecord[]): void {
     for (const row of rows) this.records.set(row.key, row)
   }
@@ -69,6 +71,7 @@ export class SimulatedDevice {
     return view
   }
 
+  /** The keys of the rows holding a change the server has not acknowledged. */
   dirtyKeys(): string[] {
     return this.rows()
       .filter((record) => record.dirty)

@@ -55,6 +55,7 @@ export class Journal {
   readonly settled: SettledWithoutServer[] = []
   private seq = 0
 
+  /** The `seq` of the next entry. */
   next(): number {
     return this.seq++
   }

@@ -68,6 +68,7 @@ export class Trace {
     this.nested = false
   }
 
+  /** The trace as text, one line per line. */
   toString(): string {
     return this.lines.join('\n')
   }
