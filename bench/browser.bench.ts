@@ -1,22 +1,37 @@
 /**
  * A write on one device, visible on another, in real Chromium: `npm run bench:browser`.
  *
- * Pages of the app (IndexedDB storage, HTTP transport, SSE push, Web Locks tabs) against a server
- * in its own process on loopback. Two figures, each over 200 writes:
- * - device to device: two browser profiles; from the call of `put()` on A (followed by its
- *   `synchronize()`) to B's `datasetChanged` for that key, which B emits once the push made it
- *   pull and store the record;
- * - tab to tab: two tabs of one profile; from the call of `put()` in one to the other's
- *   `datasetChanged` (BroadcastChannel; no network).
- * Times come from `performance.timeOrigin + performance.now()`, one clock for every page. For
- * scale it also times a plain `fetch` of one API request from the page.
+ * Every server runs in a process of its own on loopback (this one drives the browser). Device rows,
+ * each two browser profiles (two devices), taking turns in rounds over WRITES writes:
+ * - pushsync, the app page of the tests (IndexedDB, HTTP transport, SSE push, Web Locks tabs);
+ * - pushsync, a one-tab page (bench/compare/browser/pushsync-page.ts), IndexedDB and memory storage;
+ * - RxDB 17, one tab (bench/compare/browser/rxdb-page.ts) with each free storage (Dexie on IndexedDB,
+ *   localstorage, memory) and its WebSocket replication to an RxDB server on memory storage.
+ * A sample runs from the write's call on A (for pushsync `put()` then `synchronize()`, for RxDB
+ * `insert()`) to the moment B's listener (pushsync `datasetChanged`, RxDB `collection.$`) saw the
+ * key. Times come from `performance.timeOrigin + performance.now()`, one clock for every page.
+ * Each page counts what a write costs its storage (IndexedDB transactions and requests,
+ * localStorage calls), on A and on B, until the next write.
+ *
+ * Then tab to tab (two tabs of one profile, BroadcastChannel, no network), and for scale a plain
+ * `fetch` from a page.
  */
 import { spawn } from 'node:child_process'
-import type { Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { chromiumAvailable, launchChromium, newProfile } from '../test/browser/support/chromium.js'
 import { guestIdentity, POOL } from '../test/browser/support/page-server.js'
+import { STORAGE_COUNTER_SCRIPT, type StorageCounts } from './compare/browser/idb-counter.js'
+import type { BenchPage } from './compare/browser/page-api.js'
+import { bundleRxdbPage } from './compare/browser/rxdb-bundle.js'
+import { POOL as BENCH_POOL, newIdentity } from './compare/identity.js'
+import { type ServerProcess, startServerProcess, tsxArgs } from './compare/server-process.js'
+import { formatMs, summarize } from './compare/stats.js'
 
-const WRITES = 200
+const WRITES = Number(process.env.WRITES ?? 200)
+const WARM_UP = Number(process.env.WARM_UP ?? 20)
+const ROUNDS = Number(process.env.ROUNDS ?? 4)
+/** After B has a write, the time both pages get to finish what the write set off, before counting. */
+const SETTLE_MS = 30
 
 interface TabApi {
   now(): number
@@ -26,66 +41,197 @@ interface TabApi {
   isLeader(): boolean
 }
 declare const tab: TabApi
+declare const bench: BenchPage
+declare const __storageCounts: { take(): StorageCounts }
 
 if (!chromiumAvailable) {
   console.error('bench:browser needs Chromium (apt-get install -y chromium)')
   process.exit(1)
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const report = (label: string, samples: number[]) => {
-  const sorted = [...samples].sort((a, b) => a - b)
-  console.log(
-    `${label}: p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, max ${(sorted.at(-1) as number).toFixed(2)} ms (n=${sorted.length})`,
-  )
+  const { n, p50, p99, max } = summarize(samples)
+  console.log(`${label}: p50 ${formatMs(p50)} ms, p99 ${formatMs(p99)} ms, max ${formatMs(max)} ms (n=${n})`)
 }
 
-/** Writes on `from`, waits for `to` to see the key; returns the delay. */
-async function once(from: Page, to: Page, key: string, sync: boolean): Promise<number> {
-  const started = await from.evaluate(
-    async ({ key, sync }) => {
-      const at = tab.now()
-      await tab.put(key, 'v')
-      if (sync) await tab.synchronize()
-      return at
+/** Two devices and how to write on one and see it on the other. */
+interface DeviceRow {
+  readonly label: string
+  readonly a: Page
+  readonly b: Page
+  /** Writes `key` on A; resolves A's clock reading just before. */
+  write(key: string): Promise<number>
+  /** Resolves B's clock reading when it held `key`. */
+  seen(key: string): Promise<number>
+  readonly samples: number[]
+  readonly countsA: StorageCounts[]
+  readonly countsB: StorageCounts[]
+}
+
+const takeCounts = (page: Page) => page.evaluate(() => __storageCounts.take())
+
+/** One sample of a row: the delay, and what each page's storage did for it. */
+async function sampleOnce(row: DeviceRow, key: string, measured: boolean): Promise<void> {
+  await Promise.all([takeCounts(row.a), takeCounts(row.b)])
+  const started = await row.write(key)
+  const seen = await row.seen(key)
+  await sleep(SETTLE_MS)
+  const [a, b] = await Promise.all([takeCounts(row.a), takeCounts(row.b)])
+  if (!measured) return
+  row.samples.push(seen - started)
+  row.countsA.push(a)
+  row.countsB.push(b)
+}
+
+/** A row of pages exposing `window.bench` (pushsync-page.ts, rxdb-page.ts). */
+function benchPageRow(label: string, a: Page, b: Page): DeviceRow {
+  return {
+    label,
+    a,
+    b,
+    write: (key) =>
+      a.evaluate(async (key) => {
+        const at = bench.now()
+        await bench.write(key, `value of ${key}`)
+        return at
+      }, key),
+    async seen(key) {
+      const handle = await b.waitForFunction(
+        (key) => bench.changes.find((change) => change.key === key)?.at,
+        key,
+        { polling: 'raf', timeout: 10_000 },
+      )
+      return (await handle.jsonValue()) as number
     },
-    { key, sync },
-  )
-  const seen = await to.waitForFunction(
-    (key) => tab.changes.find((change) => change.keys.includes(key))?.at,
-    key,
-    { polling: 'raf', timeout: 10_000 },
-  )
-  return ((await seen.jsonValue()) as number) - started
+    samples: [],
+    countsA: [],
+    countsB: [],
+  }
 }
 
-// The server runs in a process of its own, as it would in production: this one is busy driving
-// the browser.
-const child = spawn(process.execPath, ['--import', 'tsx', 'test/browser/support/page-server.ts', 'tab'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-})
+/** The tests' app page (tab.html): `window.tab`. */
+function appPageRow(label: string, a: Page, b: Page): DeviceRow {
+  return {
+    label,
+    a,
+    b,
+    write: (key) =>
+      a.evaluate(async (key) => {
+        const at = tab.now()
+        await tab.put(key, 'v')
+        await tab.synchronize()
+        return at
+      }, key),
+    async seen(key) {
+      const handle = await b.waitForFunction(
+        (key) => tab.changes.find((change) => change.keys.includes(key))?.at,
+        key,
+        { polling: 'raf', timeout: 10_000 },
+      )
+      return (await handle.jsonValue()) as number
+    },
+    samples: [],
+    countsA: [],
+    countsB: [],
+  }
+}
+
+const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length
+function describeCounts(counts: StorageCounts[]): string {
+  const of = (field: keyof StorageCounts) => mean(counts.map((c) => c[field]))
+  const parts = [
+    `${of('transactions').toFixed(1)} IDB tx (${of('readwrite').toFixed(1)} rw)`,
+    `${of('requests').toFixed(1)} IDB req`,
+  ]
+  if (of('localStorage') > 0) parts.push(`${of('localStorage').toFixed(1)} localStorage calls`)
+  return parts.join(', ')
+}
+
+const servers: ServerProcess[] = []
+// The tests' page server (tab.html): a process of its own, printing its URL as its first line.
+const pageServer = spawn(
+  process.execPath,
+  ['--import', 'tsx', 'test/browser/support/page-server.ts', 'tab'],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+)
 const url = await new Promise<string>((resolve, reject) => {
-  child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()))
-  child.once('exit', (code) => reject(new Error(`the page server exited with ${code}`)))
+  pageServer.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()))
+  pageServer.once('exit', (code) => reject(new Error(`the page server exited with ${code}`)))
 })
-const server = { url }
 const browser = await launchChromium()
 try {
-  const identity = await guestIdentity(url)
-  const query = new URLSearchParams({ pool: POOL, identity: identity.identityId, token: identity.token })
-  const open = async (profile: Awaited<ReturnType<typeof newProfile>>) => {
+  servers.push(
+    await startServerProcess(tsxArgs(new URL('./compare/browser/pushsync-page-server.ts', import.meta.url)), {
+      name: 'the pushsync page server',
+    }),
+  )
+  const pushsyncUrl = (servers[0] as ServerProcess).url
+  servers.push(
+    await startServerProcess(
+      tsxArgs(new URL('./compare/rxdb-server.ts', import.meta.url), '--page', await bundleRxdbPage()),
+      {
+        name: 'the RxDB server',
+      },
+    ),
+  )
+  const rxdbSocket = (servers[1] as ServerProcess).url
+  const rxdbOrigin = rxdbSocket.replace(/^ws:/, 'http:').replace(/\/rxdb$/, '')
+
+  /** A new profile (a device) that counts its storage calls from the first script on. */
+  const device = async (): Promise<BrowserContext> => {
+    const profile = await newProfile(browser)
+    await profile.addInitScript({ content: STORAGE_COUNTER_SCRIPT })
+    return profile
+  }
+  const openPage = async (profile: BrowserContext, address: string, ready: () => boolean) => {
     const page = await profile.newPage()
-    await page.goto(`${server.url}/tab.html?${query}`)
-    await page.waitForFunction(() => document.title === 'ready')
-    await page.waitForFunction(() => tab.isLeader())
+    await page.goto(address)
+    await page.waitForFunction(() => document.title === 'ready', undefined, { timeout: 30_000 })
+    await page.waitForFunction(ready)
     return page
   }
 
-  const deviceA = await open(await newProfile(browser))
-  const deviceB = await open(await newProfile(browser))
-  // What one request costs a page here, for scale: a sync makes two, the other device's pull one.
-  const fetches = await deviceA.evaluate(
+  const identity = await guestIdentity(url)
+  const tabQuery = new URLSearchParams({ pool: POOL, identity: identity.identityId, token: identity.token })
+  const tabPage = (profile: BrowserContext) =>
+    openPage(profile, `${url}/tab.html?${tabQuery}`, () => tab.isLeader())
+  const rows: DeviceRow[] = []
+  rows.push(
+    appPageRow(
+      'pushsync, IndexedDB, Web Locks tabs (the app page)',
+      await tabPage(await device()),
+      await tabPage(await device()),
+    ),
+  )
+  for (const storage of ['indexeddb', 'memory']) {
+    const who = await newIdentity(pushsyncUrl)
+    const query = new URLSearchParams({
+      storage,
+      pool: BENCH_POOL,
+      identity: who.identityId,
+      token: who.token,
+    })
+    const open = async () => openPage(await device(), `${pushsyncUrl}/pushsync.html?${query}`, () => true)
+    rows.push(
+      benchPageRow(
+        `pushsync, ${storage === 'memory' ? 'memory' : 'IndexedDB'}, one tab`,
+        await open(),
+        await open(),
+      ),
+    )
+  }
+  for (const storage of ['dexie', 'localstorage', 'memory']) {
+    const query = new URLSearchParams({ storage, url: rxdbSocket })
+    const open = async () => openPage(await device(), `${rxdbOrigin}/rxdb.html?${query}`, () => true)
+    const name = { dexie: 'Dexie (IndexedDB)', localstorage: 'localstorage', memory: 'memory' }[storage]
+    rows.push(benchPageRow(`RxDB, ${name}, one tab`, await open(), await open()))
+  }
+
+  // What one request costs a page here, for scale: pushsync's write is one, RxDB's one message.
+  const fetches = await rows[0]?.a.evaluate(
     async ({ path, token, writes }) => {
       const times: number[] = []
       for (let i = 0; i < writes; i++) {
@@ -102,22 +248,50 @@ try {
       writes: WRITES,
     },
   )
-  report('baseline: one ListDatasets fetch from the page', fetches)
-  // The push connection is up once B has been told of a first write.
-  await once(deviceA, deviceB, 'warm-up', true)
-  const devices: number[] = []
-  for (let i = 0; i < WRITES; i++) devices.push(await once(deviceA, deviceB, `device-${i}`, true))
-  report('device to device (put + synchronize on A → B has it by push)', devices)
+  report('baseline: one ListDatasets fetch from the page', fetches ?? [])
+
+  let n = 0
+  for (const row of rows) {
+    process.stderr.write(`  … warming up: ${row.label}\n`)
+    for (let i = 0; i < WARM_UP; i++) await sampleOnce(row, `warm-${n++}`, false)
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const row of rows) {
+      process.stderr.write(`  … round ${round + 1}/${ROUNDS}: ${row.label}\n`)
+      const share = Math.ceil(WRITES / ROUNDS)
+      for (let i = 0; i < share && row.samples.length < WRITES; i++) await sampleOnce(row, `key-${n++}`, true)
+    }
+  }
+  console.log(
+    '\ndevice to device (a write on A until B’s listener has it), and what it cost each storage per write',
+  )
+  for (const row of rows) {
+    report(row.label, row.samples)
+    console.log(`    A: ${describeCounts(row.countsA)};  B: ${describeCounts(row.countsB)}`)
+  }
 
   const profile = await newProfile(browser)
-  const leader = await open(profile)
+  const leader = await tabPage(profile)
   const other = await profile.newPage()
-  await other.goto(`${server.url}/tab.html?${query}`)
+  await other.goto(`${url}/tab.html?${tabQuery}`)
   await other.waitForFunction(() => document.title === 'ready')
   const tabs: number[] = []
-  for (let i = 0; i < WRITES; i++) tabs.push(await once(other, leader, `tab-${i}`, false))
-  report('tab to tab (put in one tab → the other tab’s datasetChanged)', tabs)
+  for (let i = 0; i < WRITES; i++) {
+    const started = await other.evaluate(async (key) => {
+      const at = tab.now()
+      await tab.put(key, 'v')
+      return at
+    }, `tab-${i}`)
+    const seen = await leader.waitForFunction(
+      (key) => tab.changes.find((change) => change.keys.includes(key))?.at,
+      `tab-${i}`,
+      { polling: 'raf', timeout: 10_000 },
+    )
+    tabs.push(((await seen.jsonValue()) as number) - started)
+  }
+  report('\ntab to tab (put in one tab → the other tab’s datasetChanged)', tabs)
 } finally {
   await browser.close()
-  child.kill('SIGTERM')
+  pageServer.kill('SIGTERM')
+  for (const server of servers) await server.stop()
 }

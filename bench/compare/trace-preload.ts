@@ -1,0 +1,49 @@
+/**
+ * Loaded into pushsync-server's process for the breakdown (`node --import tsx --import THIS cli`),
+ * without changing the server: it notes, on the system-wide monotonic clock the bench process reads
+ * too, when each HTTP request arrives, when its response ends, and when a `sync` event is written
+ * to an SSE stream. `GET /__trace` answers the notes so far and forgets them.
+ */
+import { type IncomingMessage, Server, ServerResponse } from 'node:http'
+import { TRACE_PATH, type TraceNote } from './trace-notes.js'
+
+const notes: TraceNote[] = []
+const now = () => Number(process.hrtime.bigint()) / 1e6
+const requests = new WeakMap<ServerResponse, { method: string; path: string }>()
+
+type Emit = (this: Server, event: string | symbol, ...args: unknown[]) => boolean
+const emit = Server.prototype.emit as Emit
+Server.prototype.emit = function traced(this: Server, event: string | symbol, ...args: unknown[]) {
+  if (event === 'request') {
+    const at = now()
+    const [request, response] = args as [IncomingMessage, ServerResponse]
+    if (request.url === TRACE_PATH) {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(notes.splice(0)))
+      return true
+    }
+    const info = { method: request.method ?? '', path: (request.url ?? '').split('?')[0] ?? '' }
+    requests.set(response, info)
+    notes.push({ at, kind: 'request', ...info })
+  }
+  return emit.call(this, event, ...args)
+} as typeof Server.prototype.emit
+
+type Write = (this: ServerResponse, chunk: unknown, ...rest: unknown[]) => boolean
+const write = ServerResponse.prototype.write as Write
+ServerResponse.prototype.write = function traced(this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+  const info = requests.get(this)
+  if (info?.path.endsWith('/events')) {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString()
+    const count = /"syncCount":(\d+)/.exec(text)?.[1]
+    if (count !== undefined) notes.push({ at: now(), kind: 'sse', ...info, syncCount: Number(count) })
+  }
+  return write.call(this, chunk, ...rest)
+} as typeof ServerResponse.prototype.write
+
+type End = (this: ServerResponse, ...args: unknown[]) => ServerResponse
+const end = ServerResponse.prototype.end as End
+ServerResponse.prototype.end = function traced(this: ServerResponse, ...args: unknown[]) {
+  const info = requests.get(this)
+  if (info !== undefined) notes.push({ at: now(), kind: 'end', ...info })
+  return end.apply(this, args)
+} as typeof ServerResponse.prototype.end
