@@ -5,6 +5,7 @@
  * request leaves and its answer is read, and when B reads the event. Every note is on the
  * system-wide monotonic clock, so the server's and the devices' notes line up.
  */
+import { pathToFileURL } from 'node:url'
 import { createSsePushSource, type SseFetch } from '../../adapters/push/sse/index.js'
 import { createMemoryStorage } from '../../adapters/storage/memory/index.js'
 import { createHttpTransport, type FetchLike } from '../../adapters/transport/http/index.js'
@@ -32,7 +33,7 @@ interface DeviceNotes {
 
 export async function runBreakdown(progress: (message: string) => void): Promise<void> {
   const preload = new URL('./trace-preload.ts', import.meta.url).pathname
-  const server = await startPushsyncServer(['--import', 'tsx', '--import', preload])
+  const server = await startPushsyncServer({ nodeOptions: ['--import', 'tsx', '--import', preload] })
   try {
     const who = await newIdentity(server.url)
     let current: DeviceNotes | undefined
@@ -166,51 +167,57 @@ export async function runBreakdown(progress: (message: string) => void): Promise
 }
 
 function report(writes: readonly DeviceNotes[], notes: readonly TraceNote[]): void {
-  const updates = notes.filter((note) => note.method === 'POST' && note.path.endsWith('/datasets/writes'))
+  const updates = notes.filter((note) => note.method === 'POST' && note.path?.endsWith('/datasets/writes'))
   const arrivals = updates.filter((note) => note.kind === 'request')
   const ends = updates.filter((note) => note.kind === 'end')
+  const begins = notes.filter((note) => note.kind === 'begin')
+  const commits = notes.filter((note) => note.kind === 'commit')
   const events = new Map(notes.filter((note) => note.kind === 'sse').map((note) => [note.syncCount, note.at]))
   const requestsPerWrite = writes.reduce((sum, w) => sum + w.sent.length, 0) / writes.length
-  if (arrivals.length !== writes.length || requestsPerWrite !== 1) {
+  if (arrivals.length !== writes.length || ends.length !== writes.length || requestsPerWrite !== 1) {
     console.log(
       `\nbreakdown: ${arrivals.length} UpdateRecords for ${writes.length} writes, ${requestsPerWrite.toFixed(2)} requests per write: not the one-round-trip path; stages not split`,
     )
     return
   }
-  const stages: Array<[string, number[]]> = [
-    ['A: put (the local write)', []],
-    ['A: from put to the request leaving (engine)', []],
-    ['A → server: fetch called until the server has the request', []],
-    ['server: request in until the SSE event to B is written', []],
-    ['server → B: SSE event written until B reads it', []],
-    ['B: event read until datasetChanged (apply, storage)', []],
-    ['total: push to visible', []],
-    ['  aside — server: request in until its response ends', []],
-    ['  aside — server response end until A has read the answer', []],
-    ['  aside — A: answer read until synchronize() resolves', []],
-    ['  aside — A: synchronize() in all', []],
-  ]
-  const add = (index: number, ms: number) => stages[index]?.[1].push(ms)
+  const stages = new Map<string, number[]>()
+  const add = (stage: string, ms: number) => {
+    const samples = stages.get(stage) ?? []
+    samples.push(ms)
+    stages.set(stage, samples)
+  }
+  const transactions: number[] = []
+  const statements: number[] = []
   writes.forEach((w, k) => {
     const arrival = arrivals[k]?.at as number
     const ended = ends[k]?.at as number
-    const event = events.get(w.syncCount) as number
+    // The store's transactions while this request was being served (no other request runs then).
+    const within = (note: TraceNote) => note.at >= arrival && note.at <= ended
+    const begin = begins.find(within)?.at ?? Number.NaN
+    const ownCommits = commits.filter(within)
+    const commit = ownCommits.at(-1)?.at ?? Number.NaN
+    transactions.push(ownCommits.length)
+    statements.push(ownCommits.reduce((sum, note) => sum + (note.statements ?? 0), 0))
+    const event = events.get(w.syncCount) ?? Number.NaN
     const sent = w.sent[0] as number
     const read = w.read[0] as number
-    add(0, w.putDone - w.start)
-    add(1, sent - w.putDone)
-    add(2, arrival - sent)
-    add(3, event - arrival)
-    add(4, w.bRead - event)
-    add(5, w.bChanged - w.bRead)
-    add(6, w.bChanged - w.start)
-    add(7, ended - arrival)
-    add(8, read - ended)
-    add(9, w.syncDone - read)
-    add(10, w.syncDone - w.putDone)
+    add('A: put (the local write)', w.putDone - w.start)
+    add('A: from put to the request leaving (engine)', sent - w.putDone)
+    add('A → server: fetch called until the server has the request', arrival - sent)
+    add('server: request in until its store transaction begins (auth, body, checks)', begin - arrival)
+    add('server: store transactions (first BEGIN IMMEDIATE … last COMMIT)', commit - begin)
+    add('server: commit until the SSE event to B is written', event - commit)
+    add('server → B: SSE event written until B reads it', w.bRead - event)
+    add('B: event read until datasetChanged (apply, storage)', w.bChanged - w.bRead)
+    add('total: push to visible', w.bChanged - w.start)
+    add('  aside — server: request in until its response ends', ended - arrival)
+    add('  aside — server: response end until A has read the answer', read - ended)
+    add('  aside — A: answer read until synchronize() resolves', w.syncDone - read)
+    add('  aside — A: synchronize() in all', w.syncDone - w.putDone)
   })
+  const median = (values: number[]) => summarize(values).p50
   console.log(
-    `\nWhere pushsync's push to visible goes (memory, HTTP, SSE; ${writes.length} writes, one request each)`,
+    `\nWhere pushsync's push to visible goes (memory, HTTP, SSE; ${writes.length} writes, one request each; per UpdateRecords ${median(transactions)} store transaction(s), ${median(statements)} SQL statements)`,
   )
   console.log('| stage | p50 ms | p90 ms | p99 ms |')
   console.log('|---|--:|--:|--:|')
@@ -223,4 +230,9 @@ function report(writes: readonly DeviceNotes[], notes: readonly TraceNote[]): vo
     const { p50, p90, p99 } = summarize(valid)
     console.log(`| ${label} | ${formatMs(p50)} | ${formatMs(p90)} | ${formatMs(p99)} |`)
   }
+}
+
+// Run by itself: `npx tsx bench/compare/breakdown.ts`.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await runBreakdown((message) => process.stderr.write(`  … ${message}\n`))
 }

@@ -8,7 +8,9 @@
  *   each library's recommended live setup (WRITES measured writes after WARM_UP, GAP_MS apart);
  * - cold sync: a fresh device pulls a dataset (collection, database) of 1,024 such records.
  * The rows take turns in ROUNDS rounds, so a change of load on a shared machine lands on all alike.
- * Plain round trips measured in the same run give the scale. A breakdown of pushsync's push to
+ * Plain round trips measured in the same run give the scale. pushsync's rows also run with SQLite,
+ * IndexedDB (fake-indexeddb) and the Cognito transport, with write-through instead of
+ * `synchronize()`, and against a second server whose database is in memory. A breakdown of pushsync's push to
  * visible into its stages follows (see breakdown.ts).
  *
  * Prints one Markdown table and writes the chart to docs/public/bench-compare.svg (or CHART=path).
@@ -43,6 +45,8 @@ const PUSHSYNC_VARIANTS: readonly PushsyncSetup[] = [
   { ...PUSHSYNC, label: 'pushsync, IndexedDB storage (fake-indexeddb)', storage: 'indexeddb' },
   { ...PUSHSYNC, label: 'pushsync, Cognito transport (AWS SDK v3)', transport: 'cognito' },
 ]
+/** The main setup against a second server whose SQLite database is in memory: what the file costs. */
+const SERVER_IN_MEMORY = 'pushsync, server database :memory:'
 const CHART =
   process.env.CHART ?? fileURLToPath(new URL('../../docs/public/bench-compare.svg', import.meta.url))
 
@@ -57,6 +61,7 @@ console.log(
 const servers: ServerProcess[] = []
 const probes: Probe[] = []
 let pushsync: PushsyncBench | undefined
+let pushsyncInMemory: PushsyncBench | undefined
 try {
   const pushsyncServer = await startPushsyncServer()
   servers.push(pushsyncServer)
@@ -70,6 +75,9 @@ try {
   servers.push(pouchdbServer)
   await seedPouchdb(pouchdbServer.url)
   pushsync = new PushsyncBench(pushsyncServer.url)
+  const memoryServer = await startPushsyncServer({ db: ':memory:' })
+  servers.push(memoryServer)
+  pushsyncInMemory = new PushsyncBench(memoryServer.url)
 
   const live: Probe[] = [
     fetchHealthz(pushsyncServer.url),
@@ -81,6 +89,7 @@ try {
     await pouchdbLive(POUCHDB, pouchdbServer.url),
   ]
   for (const setup of PUSHSYNC_VARIANTS) live.push(await pushsync.live(setup))
+  live.push(await pushsyncInMemory.live({ ...PUSHSYNC, label: SERVER_IN_MEMORY }))
   probes.push(...live)
   const liveResults = await measureInTurns(
     live,
@@ -97,6 +106,7 @@ try {
   for (const setup of PUSHSYNC_VARIANTS.filter((variant) => !variant.writeThrough)) {
     cold.push(await pushsync.cold(setup))
   }
+  cold.push(await pushsyncInMemory.cold({ ...PUSHSYNC, label: SERVER_IN_MEMORY }))
   probes.push(...cold)
   const coldResults = await measureInTurns(
     cold,
@@ -114,6 +124,7 @@ try {
 } finally {
   for (const probe of probes) await probe.close().catch(() => {})
   pushsync?.close()
+  pushsyncInMemory?.close()
   for (const server of servers) await server.stop()
 }
 

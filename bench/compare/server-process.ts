@@ -63,19 +63,22 @@ export function tsxArgs(file: URL, ...args: string[]): string[] {
 /**
  * pushsync-server from its command line, as bench/push.bench.ts starts it: a SQLite file in a
  * directory removed on stop, guests allowed, throttling lifted (a benchmark asks far more of one
- * identity than any person). `nodeOptions` go before the script (`--import` of a preload).
+ * identity than any person). `nodeOptions` go before the script (`--import` of a preload); `db`
+ * `:memory:` keeps the server's SQLite database in memory instead, to show what the file costs.
  */
-export async function startPushsyncServer(nodeOptions: readonly string[] = []): Promise<ServerProcess> {
+export async function startPushsyncServer(
+  options: { readonly nodeOptions?: readonly string[]; readonly db?: 'file' | ':memory:' } = {},
+): Promise<ServerProcess> {
   const directory = mkdtempSync(join(tmpdir(), 'pushsync-compare-server-'))
   const cli = fileURLToPath(new URL('../../server/bin/pushsync-server.js', import.meta.url))
   const server = await startServerProcess(
     [
-      ...nodeOptions,
+      ...(options.nodeOptions ?? []),
       cli,
       '--port',
       '0',
       '--db',
-      join(directory, 'bench.db'),
+      options.db === ':memory:' ? ':memory:' : join(directory, 'bench.db'),
       '--allow-unauthenticated',
       '--throttle-identity-rate',
       '0',

@@ -2,11 +2,14 @@
 export interface TraceNote {
   /** Milliseconds on CLOCK_MONOTONIC (`process.hrtime`), comparable across processes. */
   readonly at: number
-  readonly kind: 'request' | 'end' | 'sse'
-  readonly method: string
-  readonly path: string
+  readonly kind: 'request' | 'end' | 'sse' | 'begin' | 'commit'
+  /** For `request`, `end`, `sse`: the request's method and path (no query). */
+  readonly method?: string
+  readonly path?: string
   /** For `sse`: the sync count the event announces. */
   readonly syncCount?: number
+  /** For `commit`: the SQL statements the transaction ran, BEGIN and COMMIT left out. */
+  readonly statements?: number
 }
 
 export const TRACE_PATH = '/__trace'

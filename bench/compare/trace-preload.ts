@@ -1,10 +1,12 @@
 /**
  * Loaded into pushsync-server's process for the breakdown (`node --import tsx --import THIS cli`),
  * without changing the server: it notes, on the system-wide monotonic clock the bench process reads
- * too, when each HTTP request arrives, when its response ends, and when a `sync` event is written
- * to an SSE stream. `GET /__trace` answers the notes so far and forgets them.
+ * too, when each HTTP request arrives, when its response ends, when a `sync` event is written to an
+ * SSE stream, and when the SQLite store's transactions begin and commit (with the statements run in
+ * between). `GET /__trace` answers the notes so far and forgets them.
  */
 import { type IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createRequire } from 'node:module'
 import { TRACE_PATH, type TraceNote } from './trace-notes.js'
 
 const notes: TraceNote[] = []
@@ -47,3 +49,29 @@ ServerResponse.prototype.end = function traced(this: ServerResponse, ...args: un
   if (info !== undefined) notes.push({ at: now(), kind: 'end', ...info })
   return end.apply(this, args)
 } as typeof ServerResponse.prototype.end
+
+// better-sqlite3 is CommonJS: the server's import and this require share one module, so patching
+// the prototype of its statements reaches the store's BEGIN IMMEDIATE and COMMIT.
+type SqliteDatabase = new (path: string) => { prepare(sql: string): object; close(): void }
+const Database = createRequire(import.meta.url)('better-sqlite3') as SqliteDatabase
+const probe = new Database(':memory:')
+const statementPrototype = Object.getPrototypeOf(probe.prepare('SELECT 1')) as Record<string, unknown>
+probe.close()
+let statements = 0
+for (const name of ['run', 'get', 'all', 'iterate']) {
+  const original = statementPrototype[name] as (this: { source: string }, ...args: unknown[]) => unknown
+  statementPrototype[name] = function traced(this: { source: string }, ...args: unknown[]) {
+    if (this.source === 'BEGIN IMMEDIATE') {
+      notes.push({ at: now(), kind: 'begin' })
+      statements = 0
+      return original.apply(this, args)
+    }
+    if (this.source !== 'COMMIT') {
+      statements++
+      return original.apply(this, args)
+    }
+    const result = original.apply(this, args)
+    notes.push({ at: now(), kind: 'commit', statements })
+    return result
+  }
+}
