@@ -4,11 +4,27 @@ import type { PullResult, SyncRecord } from './model.js'
  * Whether a pull reports that the dataset was deleted on the server since this device last synced.
  *
  * Cognito's clients test `(lastSyncCount != 0 && !DatasetExists) || DatasetDeletedAfterRequestedSyncCount`.
- * A device that never synced (`lastSyncCount` 0) had no server data to lose, so for it a deletion is
- * not news: it just syncs with whatever the dataset holds now, which keeps its own records.
+ * A device that never synced had no server data to lose, so for it a deletion is not news: it just
+ * syncs with whatever the dataset holds now, which keeps its own records.
+ *
+ * A `lastSyncCount` of 0 does not always mean that, though: a push acknowledged after another
+ * writer got in leaves it at 0 while the device holds records the server stored (rows with a sync
+ * count above 0). A pull from 0 lists every record the server has, tombstones included, and the
+ * server cannot say "deleted after 0"; so for such a device a deletion shows as a dataset that no
+ * longer exists, or as a row of its that the server no longer lists. Pass the local rows (`local`)
+ * for a pull from 0 to tell; without them a pull from 0 is never a deletion.
  */
-export function isRemoteDeletion(lastSyncCount: number, pull: PullResult): boolean {
-  return lastSyncCount > 0 && (!pull.datasetExists || pull.datasetDeletedAfterRequestedSyncCount)
+export function isRemoteDeletion(
+  lastSyncCount: number,
+  pull: PullResult,
+  local: readonly SyncRecord[] = [],
+): boolean {
+  if (lastSyncCount > 0) return !pull.datasetExists || pull.datasetDeletedAfterRequestedSyncCount
+  const fromServer = local.filter((row) => row.syncCount > 0)
+  if (fromServer.length === 0) return false
+  if (!pull.datasetExists) return true
+  const listed = new Set(pull.records.map((record) => record.key))
+  return fromServer.some((row) => !listed.has(row.key))
 }
 
 /**

@@ -1,5 +1,5 @@
 import { decideParsedPush } from '../core/push-decision.js'
-import { type PushSyncUpdate, parsePushPayload } from '../core/push-payload.js'
+import { encodePushPayload, type PushSyncUpdate, parsePushPayload } from '../core/push-payload.js'
 import { SyncError } from '../errors.js'
 import type { BackgroundWork } from './background.js'
 import { type EngineContext, warn } from './context.js'
@@ -52,13 +52,30 @@ export class PushIntake {
   /** The app's `handlePushSyncUpdate`: anything it is handed is checked as a payload would be. */
   async handle(update: unknown): Promise<PushOutcome> {
     this.context.session.assertOpen()
-    const parsed = parsePushPayload(update, this.context.limits)
+    const parsed = this.parseUpdate(update)
     if (!parsed.ok) {
       const { reason, message } = parsed.failure
       this.context.events.emit('pushIgnored', { payload: update, reason, message })
       return 'ignore'
     }
     return this.decide(parsed.value)
+  }
+
+  /**
+   * An update `getPushSyncUpdate` returned holds its changes in the port's record shape, which the
+   * payload reader does not take: its wire form (`encodePushPayload`) is what is checked again, so
+   * the changes survive. Anything else is read as the raw payload it may be.
+   */
+  private parseUpdate(update: unknown): ReturnType<typeof parsePushPayload> {
+    if (holdsPortChanges(update)) {
+      try {
+        const again = parsePushPayload(encodePushPayload(update, 'json'), this.context.limits)
+        if (again.ok) return again
+      } catch {
+        // Not an update after all: read it as a payload below.
+      }
+    }
+    return parsePushPayload(update, this.context.limits)
   }
 
   private async decide(update: PushSyncUpdate): Promise<PushOutcome> {
@@ -85,4 +102,11 @@ export class PushIntake {
     this.background.schedule(update.datasetName, 'push', { update, adopt: meta === undefined })
     return decision.action
   }
+}
+
+/** Whether `value` looks like a parsed update with changes (records with `key`, not the wire's `Key`). */
+function holdsPortChanges(value: unknown): value is PushSyncUpdate {
+  const changes = (value as { changes?: { records?: unknown } } | null)?.changes
+  const first = Array.isArray(changes?.records) ? (changes.records[0] as unknown) : undefined
+  return typeof first === 'object' && first !== null && Object.hasOwn(first, 'key')
 }

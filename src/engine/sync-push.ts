@@ -53,11 +53,14 @@ function readPushPlan(context: EngineContext, run: SyncRun): Promise<PushPlanRea
  * (nobody else wrote in between). `conflict`: a patch was based on a stale count (409) and
  * `lastSyncCount` was lowered so that the next pull brings what changed. `refused`: the session
  * token was refused, which only a direct push (one without a pull just before) expects.
+ * `deleted`: the app deleted the dataset while the push was under way; the answer was not stored,
+ * and the pending delete goes out next (after what was pushed, as the app did them).
  */
 export type PushOutcome =
   | { readonly pushed: number; readonly lastSyncCount: number; readonly caughtUp: boolean }
   | 'conflict'
   | 'refused'
+  | 'deleted'
 
 /**
  * Pushes the dirty records with `syncSessionToken`, based on the dataset count the device saw
@@ -124,6 +127,8 @@ export async function push(
   const stored = await storage.write(async (tx) => {
     const current = await tx.getDataset(identityId, name)
     if (current === undefined) return undefined
+    // Storing the answer would write the server's count over the delete's mark, and lose the delete.
+    if (current.lastSyncCount === DELETE_PENDING) return 'deleted' as const
     const applied = applyPushResult({
       snapshot: plan.snapshot,
       current: await readRows(tx, identityId, name, new Set(records.map((record) => record.key))),
@@ -137,6 +142,7 @@ export async function push(
   })
   if (stored === undefined)
     throw new SyncError('DATASET_NOT_FOUND', `dataset "${name}" was removed during the sync`)
+  if (stored === 'deleted') return stored
   const highest = Math.max(...records.map((record) => record.syncCount))
   return { pushed: plan.patches.length, lastSyncCount: stored, caughtUp: stored >= highest }
 }

@@ -61,7 +61,10 @@ export async function synchronizeDataset(context: EngineContext, run: SyncRun): 
       await reportMerged(context, run, pull)
     }
 
-    if (isRemoteDeletion(lastSyncCount, pull)) {
+    // From 0 a deletion shows only against the rows the server once gave this device (see the core).
+    const local =
+      lastSyncCount === 0 ? await storage.read((tx) => tx.listRecords(identityId, name)) : undefined
+    if (isRemoteDeletion(lastSyncCount, pull, local)) {
       if ((await followRemoteDeletion(context, run, pull, lastSyncCount)) === 'gone')
         return { ...NOTHING, deleted: true, lastSyncCount: 0 }
       continue

@@ -5,7 +5,7 @@ import {
   isRemoteDeletion,
   planRemoteDeletion,
 } from '../../src/core/index.js'
-import { local, pulled } from './helpers/records.js'
+import { local, pulled, remote } from './helpers/records.js'
 
 describe('remote deletion', () => {
   it('is detected as Cognito clients detect it, except for a device that never synced', () => {
@@ -14,6 +14,19 @@ describe('remote deletion', () => {
     expect(isRemoteDeletion(5, pulled([], 9))).toBe(false)
     expect(isRemoteDeletion(0, pulled([], 0, { datasetExists: false }))).toBe(false)
     expect(isRemoteDeletion(0, pulled([], 9, { datasetDeletedAfterRequestedSyncCount: true }))).toBe(false)
+    // Only its own new records: still nothing the server gave it.
+    expect(isRemoteDeletion(0, pulled([], 0, { datasetExists: false }), [local('a', '1')])).toBe(false)
+  })
+
+  it('is detected from 0 against the rows the server once gave the device', () => {
+    // An acknowledged push left lastSyncCount at 0 (another writer got in first): row a is at #2.
+    const known = [local('a', '1', { dirty: false, syncCount: 2 }), local('b', '2')]
+    expect(isRemoteDeletion(0, pulled([], 3, { datasetExists: false }), known)).toBe(true)
+    // Deleted and made again: the complete listing from 0 no longer has a, not even as a tombstone.
+    expect(isRemoteDeletion(0, pulled([remote('c', '3', 4)], 4), known)).toBe(true)
+    // Still there (or removed, which leaves a tombstone): no deletion.
+    expect(isRemoteDeletion(0, pulled([remote('a', '1', 2), remote('c', '3', 4)], 4), known)).toBe(false)
+    expect(isRemoteDeletion(0, pulled([remote('a', null, 5)], 5), known)).toBe(false)
   })
 
   it('keeps a dataset with unsynced changes by default, and follows the deletion otherwise', () => {

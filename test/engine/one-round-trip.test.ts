@@ -4,7 +4,7 @@
  * UpdateRecords without pulling first. The server's count check still decides conflicts; a 409, a
  * refused token or another writer in between falls back to the full sync, once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { PushSink, PushSource, Transport, TransportFailure } from '../../src/index.js'
 import { type InterceptedCall, interceptTransport, startServer, type TestServer } from './harness.js'
 
@@ -239,5 +239,50 @@ describe('the session token UpdateRecords answers with', () => {
       patches: [patch('3', 2)],
     })
     expect(again.ok ? undefined : again.failure.kind).toBe('invalid')
+  })
+})
+
+describe('an app that relays pushes itself', () => {
+  it('keeps the change a push carried through getPushSyncUpdate and handlePushSyncUpdate', async () => {
+    const identity = await server.newIdentity()
+    const writer = await server.device(identity).openOrCreateDataset('notes')
+    await writer.put('a', '1')
+    await writer.synchronize()
+    const phone = device(identity, { live: false })
+    const ds = await phone.manager.openOrCreateDataset('notes')
+    await ds.synchronize()
+    // The next change, as pushsync-server's event stream carries it.
+    await writer.put('a', '2')
+    const { lastSyncCount } = await writer.synchronize()
+    const transport = server.transport(identity)
+    const page = await transport.listRecords({ datasetName: 'notes', lastSyncCount: lastSyncCount - 1 })
+    if (!page.ok) throw new Error('listRecords failed')
+    const record = page.value.records[0]
+    if (record === undefined) throw new Error('no record')
+    const payload = {
+      source: 'cognito-sync',
+      identityPoolId: transport.identityPoolId,
+      identityId: identity.identityId,
+      datasetName: 'notes',
+      syncCount: lastSyncCount,
+      changes: {
+        after: lastSyncCount - 1,
+        records: [
+          {
+            Key: 'a',
+            Value: '2',
+            SyncCount: lastSyncCount,
+            LastModifiedDate: record.lastModifiedDate / 1000,
+          },
+        ],
+      },
+    }
+    phone.calls.length = 0
+    const update = phone.manager.getPushSyncUpdate(payload)
+    expect(update.changes?.records).toHaveLength(1)
+    expect(await phone.manager.handlePushSyncUpdate(update)).toBe('sync')
+    await vi.waitFor(async () => expect(await ds.get('a')).toBe('2'))
+    expect(phone.calls).toEqual([])
+    expect(ds.getStatus().lastSyncPath).toBe('pushed-changes')
   })
 })

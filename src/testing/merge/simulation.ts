@@ -473,7 +473,7 @@ export class Simulation {
       const pull =
         prefetched !== undefined && lastSyncCount === 0 ? prefetched : this.server.listRecords(lastSyncCount)
       prefetched = undefined
-      if (isRemoteDeletion(lastSyncCount, pull)) {
+      if (isRemoteDeletion(lastSyncCount, pull, lastSyncCount === 0 ? device.rows() : undefined)) {
         if (this.followRemoteDeletion(device, pull)) return 'done'
         continue
       }
@@ -693,6 +693,12 @@ export class Simulation {
       const lowered = lastSyncCountAfterPushConflict(meta.lastSyncCount, plan.patches)
       device.meta = { ...meta, lastSyncCount: lowered }
       this.tell(device, `hears 409, pulls again from #${lowered}`)
+      return this.pull(device, flight.attempt + 1)
+    }
+    // As the engine does: a delete made while the push was under way is not overwritten by its
+    // answer; the delete goes out next.
+    if (meta.lastSyncCount === DELETE_PENDING) {
+      this.tell(device, 'was deleted meanwhile: sends the delete next')
       return this.pull(device, flight.attempt + 1)
     }
     const result = applyPushResult({

@@ -71,8 +71,9 @@ export type StepWeights = Readonly<Record<SimulationStep['kind'], number>>
 
 /**
  * Writes most, syncs of every sort, now and then a restart. Dataset deletions are left out unless
- * asked for (`weights: { delete: 1 }`): the core's handling of a deletion that races with a push
- * still lets a device keep records the server no longer has.
+ * asked for (`weights: { delete: 1 }`): the properties that `checkConflictResolver` checks are
+ * about records, and a deletion racing with other devices' writes is the engine's to get right
+ * (its own tests cover it, test/engine/deletion-races.test.ts among them).
  */
 export const DEFAULT_STEP_WEIGHTS: StepWeights = Object.freeze({
   write: 5,
