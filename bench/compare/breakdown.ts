@@ -193,7 +193,9 @@ function report(writes: readonly DeviceNotes[], notes: readonly TraceNote[]): vo
     const ended = ends[k]?.at as number
     // The store's transactions while this request was being served (no other request runs then).
     const within = (note: TraceNote) => note.at >= arrival && note.at <= ended
-    const begin = begins.find(within)?.at ?? Number.NaN
+    const ownBegins = begins.filter(within)
+    const begin = ownBegins[0]?.at ?? Number.NaN
+    const lastBegin = ownBegins.at(-1)?.at ?? Number.NaN
     const ownCommits = commits.filter(within)
     const commit = ownCommits.at(-1)?.at ?? Number.NaN
     transactions.push(ownCommits.length)
@@ -205,7 +207,8 @@ function report(writes: readonly DeviceNotes[], notes: readonly TraceNote[]): vo
     add('A: from put to the request leaving (engine)', sent - w.putDone)
     add('A → server: fetch called until the server has the request', arrival - sent)
     add('server: request in until its store transaction begins (auth, body, checks)', begin - arrival)
-    add('server: store transactions (first BEGIN IMMEDIATE … last COMMIT)', commit - begin)
+    add('server: store transactions before the write one (first BEGIN … last BEGIN)', lastBegin - begin)
+    add('server: the write transaction (last BEGIN IMMEDIATE … COMMIT)', commit - lastBegin)
     add('server: commit until the SSE event to B is written', event - commit)
     add('server → B: SSE event written until B reads it', w.bRead - event)
     add('B: event read until datasetChanged (apply, storage)', w.bChanged - w.bRead)
@@ -221,6 +224,13 @@ function report(writes: readonly DeviceNotes[], notes: readonly TraceNote[]): vo
   )
   console.log('| stage | p50 ms | p90 ms | p99 ms |')
   console.log('|---|--:|--:|--:|')
+  const last = writes.length - 1
+  const lastCommits = commits.filter(
+    (note) => note.at >= (arrivals[last]?.at as number) && note.at <= (ends[last]?.at as number),
+  )
+  lastCommits.forEach((note, index) => {
+    console.log(`  store transaction ${index + 1} of the last write: ${(note.sql ?? []).join(' | ')}`)
+  })
   for (const [label, samples] of stages) {
     const valid = samples.filter(Number.isFinite)
     if (valid.length !== samples.length) {

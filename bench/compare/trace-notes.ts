@@ -10,6 +10,8 @@ export interface TraceNote {
   readonly syncCount?: number
   /** For `commit`: the SQL statements the transaction ran, BEGIN and COMMIT left out. */
   readonly statements?: number
+  /** For `commit`: the start of each of those statements, in order. */
+  readonly sql?: readonly string[]
 }
 
 export const TRACE_PATH = '/__trace'

@@ -57,21 +57,21 @@ const Database = createRequire(import.meta.url)('better-sqlite3') as SqliteDatab
 const probe = new Database(':memory:')
 const statementPrototype = Object.getPrototypeOf(probe.prepare('SELECT 1')) as Record<string, unknown>
 probe.close()
-let statements = 0
+let statements: string[] = []
 for (const name of ['run', 'get', 'all', 'iterate']) {
   const original = statementPrototype[name] as (this: { source: string }, ...args: unknown[]) => unknown
   statementPrototype[name] = function traced(this: { source: string }, ...args: unknown[]) {
     if (this.source === 'BEGIN IMMEDIATE') {
       notes.push({ at: now(), kind: 'begin' })
-      statements = 0
+      statements = []
       return original.apply(this, args)
     }
     if (this.source !== 'COMMIT') {
-      statements++
+      statements.push(this.source.replace(/\s+/g, ' ').slice(0, 60))
       return original.apply(this, args)
     }
     const result = original.apply(this, args)
-    notes.push({ at: now(), kind: 'commit', statements })
+    notes.push({ at: now(), kind: 'commit', statements: statements.length, sql: statements })
     return result
   }
 }
