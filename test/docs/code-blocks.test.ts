@@ -90,9 +90,9 @@ function regionText(file: string, region: string | undefined): string {
 /**
  * Type-checks each text as a module of its own, placed in docs/snippets (so a block may import a
  * snippet another page shows, as `./sign-in.js`), with the repository's compiler options; returns
- * the errors per text.
+ * the errors per text. A block shown from a `.tsx` snippet is compiled as TSX.
  */
-function compileAlone(texts: readonly string[]): string[][] {
+function compileAlone(blocks: ReadonlyArray<{ readonly text: string; readonly tsx: boolean }>): string[][] {
   const parsed = ts.getParsedCommandLineOfConfigFile(
     join(root, 'tsconfig.json'),
     {},
@@ -104,7 +104,12 @@ function compileAlone(texts: readonly string[]): string[][] {
     },
   )
   if (parsed === undefined) throw new Error('tsconfig.json could not be read')
-  const virtual = new Map(texts.map((text, index) => [join(snippets, `.guide-block-${index}.ts`), text]))
+  const virtual = new Map(
+    blocks.map(({ text, tsx }, index) => [
+      join(snippets, `.guide-block-${index}.${tsx ? 'tsx' : 'ts'}`),
+      text,
+    ]),
+  )
   const host = ts.createCompilerHost(parsed.options)
   const { fileExists, readFile, getSourceFile } = host
   host.fileExists = (file) => virtual.has(file) || fileExists(file)
@@ -139,11 +144,12 @@ describe('the guides’ code blocks', () => {
       page,
       shown: `${m[1]}${m[2] === undefined ? '' : `#${m[2]}`}`,
       text: regionText(m[1] as string, m[2]),
+      tsx: (m[1] as string).endsWith('.tsx'),
     })),
   )
 
   it('each compile on their own, as shown', { timeout: 120_000 }, () => {
-    const errors = compileAlone(blocks.map((block) => block.text))
+    const errors = compileAlone(blocks)
     const incomplete = blocks.flatMap((block, index) =>
       (errors[index] ?? []).length === 0
         ? []
@@ -172,7 +178,7 @@ describe('the README program', () => {
     expect(programOf(read('README.md'), 'Using it')).toBe(read('docs/snippets/readme.ts'))
   })
 
-  it('runs: the laptop reads the phone’s write after a synchronize, then the next one by push', async () => {
+  it('runs: the laptop shows each of the phone’s writes, brought by push', async () => {
     // A process of its own, as `node app.ts` would be: top-level await, SQLite files in its working
     // directory. tsx maps `pushsync/...` to the sources through the repository's tsconfig paths.
     const { stdout } = await promisify(execFile)(
