@@ -6,6 +6,10 @@ import { type Limits, resolveLimits } from 'pushsync/core'
 import { createAuthenticator, type JwtBearerOptions } from './auth/authenticate.js'
 import { createCredentialIssuer } from './auth/credentials.js'
 import { createSessionTokens } from './auth/session-token.js'
+import { parseLambdaFunctionArn } from './aws/arns.js'
+import { createPoolPushRouter, snsPlatformsOf } from './aws/push-routing.js'
+import { type AwsOptions, type AwsServices, createAwsServices } from './aws/services.js'
+import { CognitoError } from './errors.js'
 import { createApp, type SiteHandler } from './http/app.js'
 import { createBodyBudget } from './http/body.js'
 import {
@@ -38,11 +42,15 @@ import { createPushOutbox } from './push/outbox.js'
 import type { PushSender } from './push/sender.js'
 import { type ApnsSenderOptions, createApnsSender } from './push/senders/apns.js'
 import { createFcmSender, type FcmSenderOptions } from './push/senders/fcm.js'
+import { createSnsSender } from './push/senders/sns.js'
 import { createWebPushSender, type WebPushSenderOptions } from './push/senders/webpush.js'
 import { createSseHub } from './push/sse-hub.js'
 import type { SyncStore } from './store/contract.js'
 import { openStore } from './store/index.js'
+import { createKinesisStreamSink } from './streams/kinesis.js'
 import { createNdjsonStreamSink, type StreamSink } from './streams/sink.js'
+import { createStreamDispatcher, createStreamOutbox } from './streams/stream-outbox.js'
+import { lambdaSyncTrigger } from './sync/lambda-trigger.js'
 import { createSpentSessionPruner } from './sync/spent-sessions.js'
 import { type SyncTriggerHook, urlSyncTrigger } from './sync/sync-trigger.js'
 
@@ -67,11 +75,24 @@ export interface SyncServerOptions {
   /**
    * Runs for every UpdateRecords with identity credentials, in place of Cognito's SyncTrigger
    * Lambda: it gets the documented event and may change the records. Without it, a pool's
-   * SyncTrigger event (SetCognitoEvents) names a URL the server POSTs the event to.
+   * SyncTrigger event (SetCognitoEvents) names a Lambda function the server invokes, or a URL it
+   * POSTs the event to.
    */
   readonly syncTrigger?: SyncTriggerHook
-  /** Where bulk publish writes Cognito Streams records; default NDJSON files under `./pushsync-streams`. */
+  /**
+   * Where Cognito Streams records go (every change of a pool whose streaming is enabled, and bulk
+   * publish): by default the pool's Kinesis stream with `aws` on, else NDJSON files under
+   * `./pushsync-streams`. `createNdjsonStreamSink(dir)` writes files in place of Kinesis.
+   */
   readonly streamSink?: StreamSink
+  /**
+   * Amazon Web Services, for the pools whose settings name them, as Cognito used them: pushes
+   * through SNS platform applications (PushSync), Cognito Streams to Kinesis, a Lambda function as
+   * sync trigger. Endpoints and the server's own credentials come the AWS SDK's standard way (the
+   * default credential chain, `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`): `{}` is
+   * enough. Off when absent (the command turns it on): such settings are then kept but unused.
+   */
+  readonly aws?: AwsOptions
   /** Largest request body in bytes (default 8 MiB: a dataset is at most 1 MB, but JSON escapes can grow it). */
   readonly bodyLimit?: number
   /**
@@ -223,7 +244,9 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
       : (options.webPush?.endpoints ?? outbound)
   const outboundFetch = createOutboundFetch(outbound)
   const apns = options.apns === undefined ? undefined : createApnsSender({ ...options.apns, now })
-  const pushSenders = [
+  const aws: AwsServices | undefined =
+    options.aws === undefined ? undefined : createAwsServices({ ...options.aws, now })
+  const ownSenders = [
     ...(options.pushSenders ?? []),
     ...(options.webPush === undefined
       ? []
@@ -231,8 +254,18 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     ...(apns === undefined ? [] : [apns]),
     ...(options.fcm === undefined ? [] : [createFcmSender({ ...options.fcm, now })]),
   ]
+  // With AWS, a router takes Cognito's four platforms: SNS for the pools that name it, else the
+  // server's own sender of the platform.
+  const pushSenders =
+    aws === undefined
+      ? ownSenders
+      : [
+          createPoolPushRouter({ store, sns: createSnsSender({ store, aws }), senders: ownSenders }),
+          ...ownSenders,
+        ]
   const outbox = createPushOutbox({
-    platforms: pushSenders.flatMap((sender) => sender.platforms),
+    platforms: ownSenders.flatMap((sender) => sender.platforms),
+    ...(aws === undefined ? {} : { poolPlatforms: snsPlatformsOf }),
     now,
     ...(options.push?.ttlMs === undefined ? {} : { ttlMs: options.push.ttlMs }),
     ...(options.push?.echoToOrigin === undefined ? {} : { echoToOrigin: options.push.echoToOrigin }),
@@ -243,6 +276,15 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     now,
     onError: onError('push delivery failed'),
     onOutcome: (platform, outcome) => metrics.push(platform ?? 'unknown', outcome),
+  })
+  const streamSink =
+    options.streamSink ??
+    (aws === undefined ? createNdjsonStreamSink('./pushsync-streams') : createKinesisStreamSink(aws))
+  const streams = createStreamDispatcher({
+    store,
+    sink: streamSink,
+    now,
+    onError: onError('a Cognito Streams record could not be written'),
   })
   // Several processes on one store (PostgreSQL): changes committed elsewhere reach this process's
   // live connections and wake its dispatcher too.
@@ -257,7 +299,14 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   await store.bus?.listening()
   const app = createApp({
     store,
-    changes: combineChangeListeners(events, outbox, dispatcher.listener, bus?.listener),
+    changes: combineChangeListeners(
+      events,
+      outbox,
+      createStreamOutbox({ now }),
+      dispatcher.listener,
+      streams.listener,
+      bus?.listener,
+    ),
     spentSessions: createSpentSessionPruner(store, onError('expired session tokens could not be dropped')),
     events,
     pushStats: () => dispatcher.stats(),
@@ -276,9 +325,14 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
       }),
     now,
     randomId: randomUUID,
-    streamSink: options.streamSink ?? createNdjsonStreamSink('./pushsync-streams'),
-    syncTriggerFor: (url) =>
-      options.syncTrigger ?? (url === undefined ? undefined : urlSyncTrigger(url, outboundFetch)),
+    streamSink,
+    syncTriggerFor: (target) => {
+      if (options.syncTrigger !== undefined) return options.syncTrigger
+      if (target === undefined) return undefined
+      const lambda = parseLambdaFunctionArn(target)
+      if (lambda === undefined) return urlSyncTrigger(target, outboundFetch)
+      return aws === undefined ? lambdaUnavailable : lambdaSyncTrigger(lambda, aws)
+    },
     syncTriggerUrlRefusal: (url) => outboundUrlRefusal(url, outbound, { httpAllowed: true }),
     deviceTokenRefusal: deviceTokenRefusal(webPushEndpoints),
     bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024,
@@ -295,6 +349,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   // Started at once: rows a previous run committed but did not deliver go out after a restart. Without
   // senders it stays idle, so such rows wait for a run that can deliver them instead of being dropped.
   if (pushSenders.length > 0) dispatcher.start()
+  streams.start()
   const fetch = async (request: Request) => app.fetch(request)
   // On Node the handler also gets the raw request, so bodies are read without a web Request copy.
   const nodeFetch = async (request: Request, env: unknown) => app.fetch(request, env)
@@ -340,7 +395,9 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
       metricsHttp = undefined
       await Promise.all(servers.map((server) => (server === undefined ? undefined : closeHttp(server))))
       await dispatcher.stop()
+      await streams.stop()
       await apns?.close()
+      aws?.close()
       await store.close()
     },
   }
@@ -415,6 +472,14 @@ async function metricsResponse(registry: Registry, request: Request): Promise<Re
   return new Response(request.method === 'HEAD' ? null : text, {
     headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' },
   })
+}
+
+/** A pool's Lambda trigger on a server told not to call AWS: the write fails rather than skip it. */
+const lambdaUnavailable: SyncTriggerHook = async () => {
+  throw new CognitoError(
+    'InvalidLambdaFunctionOutputException',
+    'The sync trigger is a Lambda function, and this server does not call AWS',
+  )
 }
 
 /** The secret is made once per database, so tokens and credentials survive a restart. */

@@ -1,6 +1,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto'
 import { DEFAULT_LIMITS } from 'pushsync/core'
 import { z } from 'zod'
+import { DEFAULT_AWS_TIMEOUT_MS } from '../aws/services.js'
 import {
   DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_MAX_BUFFERED_BYTES,
@@ -37,7 +38,7 @@ export interface SettingSource {
   readonly group: SettingGroup
 }
 
-export type SettingGroup = 'Server' | 'Sign-in' | 'Push delivery' | 'Operations'
+export type SettingGroup = 'Server' | 'Sign-in' | 'Push delivery' | 'AWS' | 'Operations'
 
 export const sources = z.registry<SettingSource>()
 
@@ -417,6 +418,36 @@ export const settingsSchema = z.strictObject({
         }),
     })
     .default({ ttlMs: DEFAULT_PUSH_TTL_MS }),
+
+  aws: z
+    .strictObject({
+      disabled: flag().default(false).register(sources, {
+        flag: 'disable-aws',
+        env: 'PUSHSYNC_DISABLE_AWS',
+        default: 'off',
+        help: "never call AWS: pools' SNS push, Kinesis stream and Lambda trigger settings are kept but unused",
+        group: 'AWS',
+      }),
+      streamsDir: text().optional().register(sources, {
+        flag: 'streams-dir',
+        arg: 'DIR',
+        env: 'PUSHSYNC_STREAMS_DIR',
+        default: "the pool's Kinesis stream (./pushsync-streams with --disable-aws)",
+        help: 'write Cognito Streams records as NDJSON files under DIR instead of Kinesis',
+        group: 'AWS',
+      }),
+      requestTimeoutMs: integer(1000, 600_000, '1000 to 600000')
+        .default(DEFAULT_AWS_TIMEOUT_MS)
+        .register(sources, {
+          flag: 'aws-request-timeout-ms',
+          arg: 'MS',
+          env: 'PUSHSYNC_AWS_REQUEST_TIMEOUT_MS',
+          default: String(DEFAULT_AWS_TIMEOUT_MS),
+          help: 'how long one SNS, STS or Kinesis call may take before it is retried later',
+          group: 'AWS',
+        }),
+    })
+    .default({ disabled: false, requestTimeoutMs: DEFAULT_AWS_TIMEOUT_MS }),
 
   logLevel: z
     .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })

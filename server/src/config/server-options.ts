@@ -2,6 +2,7 @@ import type { LogLevel } from '../ops/logger.js'
 import type { ThrottleOptions } from '../ops/throttle.js'
 import type { FcmSenderOptions } from '../push/senders/fcm.js'
 import type { SyncServerOptions } from '../server.js'
+import { createNdjsonStreamSink } from '../streams/sink.js'
 import type { Settings } from './schema.js'
 
 /** What the command starts from checked settings: the server's options, where it listens, how it logs. */
@@ -70,6 +71,10 @@ export function planServer(settings: Settings): ServerPlan {
     throttle: throttleOptions,
     trustProxy: settings.trustProxy,
     metrics: settings.metrics.port !== undefined,
+    ...(settings.aws.disabled ? {} : { aws: { requestTimeoutMs: settings.aws.requestTimeoutMs } }),
+    ...(settings.aws.streamsDir === undefined
+      ? {}
+      : { streamSink: createNdjsonStreamSink(settings.aws.streamsDir) }),
   }
   return {
     options,

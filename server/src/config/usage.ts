@@ -2,7 +2,7 @@ import { type Setting, type SettingGroup, settings } from './schema.js'
 
 /** The `--help` text and the documentation's table, both made from the settings schema. */
 
-const GROUPS: readonly SettingGroup[] = ['Server', 'Sign-in', 'Push delivery', 'Operations']
+const GROUPS: readonly SettingGroup[] = ['Server', 'Sign-in', 'Push delivery', 'AWS', 'Operations']
 const WIDTH = 100
 const FLAG_COLUMN = 30
 

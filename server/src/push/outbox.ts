@@ -1,9 +1,14 @@
-import type { DevicePlatform, OutboxRow } from '../store/contract.js'
+import type { DevicePlatform, OutboxRow, StoreTx } from '../store/contract.js'
 import type { ChangeListener } from './change.js'
 
 export interface PushOutboxOptions {
   /** Platforms some sender delivers to; devices of other platforms get no row. */
   readonly platforms: Iterable<DevicePlatform>
+  /**
+   * Platforms a pool's own setting delivers to besides (its SNS platform applications), read in the
+   * change's transaction; none without it.
+   */
+  readonly poolPlatforms?: (tx: StoreTx, identityPoolId: string) => Promise<ReadonlySet<DevicePlatform>>
   readonly now: () => number
   /** How long a push is worth retrying, from the change (default 24 h). */
   readonly ttlMs?: number
@@ -25,13 +30,19 @@ export function createPushOutbox(options: PushOutboxOptions): ChangeListener {
   return {
     async inTransaction(tx, change) {
       // Without a sender there is nothing to deliver, so not even the subscriptions are read.
-      if (platforms.size === 0) return
+      if (platforms.size === 0 && options.poolPlatforms === undefined) return
       const devices = await tx.listSubscribedDevices(change.identityId, change.datasetName)
+      // The pool's setting is read only when a device needs it.
+      const pooled =
+        options.poolPlatforms === undefined || devices.every((device) => platforms.has(device.platform))
+          ? undefined
+          : await options.poolPlatforms(tx, change.identityPoolId)
       const at = options.now()
       const rows: OutboxRow[] = devices
         .filter(
           (device) =>
-            platforms.has(device.platform) && (echoToOrigin || device.deviceId !== change.originDeviceId),
+            (platforms.has(device.platform) || pooled?.has(device.platform) === true) &&
+            (echoToOrigin || device.deviceId !== change.originDeviceId),
         )
         .map((device) => ({
           deviceId: device.deviceId,

@@ -172,6 +172,40 @@ export interface OutboxRow {
   readonly queuedAt: number
 }
 
+/**
+ * The Amazon SNS platform endpoint made for a device, under the platform application its pool named:
+ * made on the first push through SNS and reused after, so a device has one endpoint however many
+ * pushes it gets. It goes with the device.
+ */
+export interface PushEndpointRow {
+  readonly deviceId: string
+  readonly applicationArn: string
+  readonly endpointArn: string
+}
+
+/**
+ * A Cognito Streams record waiting for its pool's stream, written in the transaction of the change
+ * it tells of. Rows of one identity go out one after another, in `id` order: the order their
+ * changes committed in.
+ */
+export interface StreamOutboxRow {
+  /** Given by the store, rising with each row. */
+  readonly id: number
+  readonly identityPoolId: string
+  readonly identityId: string
+  readonly datasetName: string
+  readonly syncCount: number
+  /** The record as the stream receives it: JSON text. */
+  readonly payload: string
+  readonly attempts: number
+  readonly notBefore: number
+  /** Past this time the record is dropped instead of retried. */
+  readonly expiresAt: number
+  readonly queuedAt: number
+}
+
+export type NewStreamOutboxRow = Omit<StreamOutboxRow, 'id'>
+
 /** How often, at most, a store drops the records of expired session tokens. */
 export const SPENT_SESSION_PRUNE_INTERVAL_MS = 10_000
 
@@ -308,4 +342,24 @@ export interface StoreTx {
   countOutbox(): Promise<number>
   /** Row count and oldest `queuedAt` in one read: what a metrics scrape asks for. */
   outboxSummary(): Promise<OutboxSummary>
+
+  getPushEndpoint(deviceId: string): Promise<PushEndpointRow | undefined>
+  /** Creates or replaces the device's endpoint. */
+  putPushEndpoint(row: PushEndpointRow): Promise<void>
+  /** Forgets the device's endpoint if it is still `endpointArn`; returns whether it did. */
+  deletePushEndpoint(deviceId: string, endpointArn: string): Promise<boolean>
+
+  /** Appends stream records, in the order given. */
+  putStreamOutbox(rows: readonly NewStreamOutboxRow[]): Promise<void>
+  /**
+   * The oldest row of each identity, when it is due (`notBefore <= now`), in `id` order: a later row
+   * of an identity waits for the ones before it, so a stream receives an identity's changes in the
+   * order they committed. Claimed for this process like {@link StoreTx.dueOutbox}.
+   */
+  dueStreamOutbox(now: number, limit: number): Promise<StreamOutboxRow[]>
+  /** When to look again: the earliest `notBefore` of the rows {@link dueStreamOutbox} could hand out. */
+  nextStreamOutboxTime(now: number): Promise<number | undefined>
+  deleteStreamOutbox(id: number): Promise<boolean>
+  rescheduleStreamOutbox(id: number, attempts: number, notBefore: number): Promise<boolean>
+  countStreamOutbox(): Promise<number>
 }

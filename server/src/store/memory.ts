@@ -6,12 +6,15 @@ import type {
   ListDatasetsQuery,
   ListRecordsQuery,
   LoginRow,
+  NewStreamOutboxRow,
   OutboxRow,
   OutboxSummary,
   PoolRow,
+  PushEndpointRow,
   RecordRow,
   StoreReadiness,
   StoreTx,
+  StreamOutboxRow,
   SyncStore,
   UsageRow,
 } from './contract.js'
@@ -49,6 +52,9 @@ export function createMemoryStore(): SyncStore {
     pools: new Map(),
     sessionCounts: new Map(),
     outbox: new Map(),
+    pushEndpoints: new Map(),
+    streamOutbox: new Map(),
+    streamIds: { next: 1 },
   }
   const queue = serialTransactions(async <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> => {
     const journal = new Journal()
@@ -94,6 +100,12 @@ interface State {
   readonly sessionCounts: Map<string, Map<string, number>>
   /** `key([deviceId, datasetName])` → the pending push. */
   readonly outbox: Map<string, OutboxRow>
+  /** deviceId → the device's SNS endpoint. */
+  readonly pushEndpoints: Map<string, PushEndpointRow>
+  /** id → the stream record, in id order (Maps keep insertion order). */
+  readonly streamOutbox: Map<number, StreamOutboxRow>
+  /** The next stream record's id; ids are never reused, not even after a rollback. */
+  readonly streamIds: { next: number }
 }
 
 /** A composite map key; JSON keeps it unambiguous whatever characters the parts contain. */
@@ -360,6 +372,7 @@ class MemoryTx implements StoreTx {
     this.#check()
     if (!this.#j.delete(this.#s.devices, deviceId)) return
     for (const devices of this.#s.subscriptions.values()) this.#j.delete(devices, deviceId)
+    this.#j.delete(this.#s.pushEndpoints, deviceId)
   }
 
   async putSubscription(identityId: string, dataset: string, deviceId: string): Promise<void> {
@@ -501,6 +514,76 @@ class MemoryTx implements StoreTx {
       if (oldestQueuedAt === undefined || row.queuedAt < oldestQueuedAt) oldestQueuedAt = row.queuedAt
     }
     return { rows: this.#s.outbox.size, oldestQueuedAt }
+  }
+
+  async getPushEndpoint(deviceId: string): Promise<PushEndpointRow | undefined> {
+    this.#check()
+    const row = this.#s.pushEndpoints.get(deviceId)
+    return row && { ...row }
+  }
+
+  async putPushEndpoint(row: PushEndpointRow): Promise<void> {
+    this.#check()
+    // Mirrors the SQL stores' foreign key: an endpoint belongs to a registered device.
+    if (!this.#s.devices.has(row.deviceId)) throw new Error(`Unknown device ${row.deviceId}`)
+    this.#j.set(this.#s.pushEndpoints, row.deviceId, { ...row })
+  }
+
+  async deletePushEndpoint(deviceId: string, endpointArn: string): Promise<boolean> {
+    this.#check()
+    if (this.#s.pushEndpoints.get(deviceId)?.endpointArn !== endpointArn) return false
+    return this.#j.delete(this.#s.pushEndpoints, deviceId)
+  }
+
+  async putStreamOutbox(rows: readonly NewStreamOutboxRow[]): Promise<void> {
+    this.#check()
+    for (const row of rows) {
+      const id = this.#s.streamIds.next++
+      this.#j.set(this.#s.streamOutbox, id, { ...row, id })
+    }
+  }
+
+  async dueStreamOutbox(now: number, limit: number): Promise<StreamOutboxRow[]> {
+    this.#check()
+    return this.#streamHeads()
+      .filter((row) => row.notBefore <= now)
+      .slice(0, pageSize(limit))
+  }
+
+  async nextStreamOutboxTime(): Promise<number | undefined> {
+    this.#check()
+    let next: number | undefined
+    for (const row of this.#streamHeads())
+      if (next === undefined || row.notBefore < next) next = row.notBefore
+    return next
+  }
+
+  async deleteStreamOutbox(id: number): Promise<boolean> {
+    this.#check()
+    return this.#j.delete(this.#s.streamOutbox, id)
+  }
+
+  async rescheduleStreamOutbox(id: number, attempts: number, notBefore: number): Promise<boolean> {
+    this.#check()
+    const row = this.#s.streamOutbox.get(id)
+    if (row === undefined) return false
+    this.#j.set(this.#s.streamOutbox, id, { ...row, attempts, notBefore })
+    return true
+  }
+
+  async countStreamOutbox(): Promise<number> {
+    this.#check()
+    return this.#s.streamOutbox.size
+  }
+
+  /** Each identity's oldest stream record, in id order. */
+  #streamHeads(): StreamOutboxRow[] {
+    const heads = new Map<string, StreamOutboxRow>()
+    for (const row of this.#s.streamOutbox.values()) {
+      const head = heads.get(row.identityId)
+      if (head === undefined || row.id < head.id) heads.set(row.identityId, row)
+    }
+    return [...heads.values()].sort((a, b) => a.id - b.id).map((row) => ({ ...row }))
   }
 
   #existingDatasets(identityId: string): DatasetRow[] {

@@ -1,6 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { CognitoError, invalidParameter, resourceNotFound } from '../errors.js'
-import type { DatasetRow, RecordRow } from '../store/contract.js'
-import type { StreamSink } from '../streams/sink.js'
+import { replaceRecords, streamTargetOf } from '../streams/records.js'
+import { type StreamRecord, type StreamSink, StreamSinkError, type StreamTarget } from '../streams/sink.js'
 import { authorizeDeveloper } from './access.js'
 import type { OperationContext } from './context.js'
 import { poolIsKnown, readPool } from './pools.js'
@@ -8,33 +9,15 @@ import { toEpochSeconds } from './wire.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 const PAGE = 200
-
-/** A dataset in the Kinesis record shape of Cognito Streams (spec §8); dates in epoch milliseconds. */
-export function kinesisRecord(dataset: DatasetRow, records: readonly RecordRow[]): object {
-  return {
-    identityPoolId: dataset.identityPoolId,
-    identityId: dataset.identityId,
-    dataSetName: dataset.name,
-    operation: 'replace',
-    kinesisSyncRecords: records.map((record) => ({
-      key: record.key,
-      value: record.value,
-      syncCount: record.syncCount,
-      lastModifiedDate: record.lastModifiedDate,
-      deviceLastModifiedDate: record.deviceLastModifiedDate,
-      op: record.value === null ? 'remove' : 'replace',
-    })),
-    lastModifiedDate: dataset.lastModifiedDate,
-    kinesisSyncRecordsURL: null,
-    payloadType: 'Inline',
-    syncCount: dataset.syncCount,
-  }
-}
+/** A throttled write is tried this many times, backing off, before the publish fails. */
+const ATTEMPTS = 8
+const FIRST_BACKOFF_MS = 200
 
 /**
  * BulkPublish (developer): replays every dataset of the pool into its configured stream, in the
  * background. One may run at a time (DuplicateRequestException) and one may succeed per 24 hours
- * (AlreadyStreamedException); streaming must be configured and enabled.
+ * (AlreadyStreamedException); streaming must be configured and enabled. It writes to the stream
+ * the pool's changes go to, one record per dataset with every record it holds, tombstones included.
  */
 export async function bulkPublish(
   context: OperationContext,
@@ -45,13 +28,12 @@ export async function bulkPublish(
 ): Promise<{ IdentityPoolId: string }> {
   authorizeDeveloper(context.principal, input.identityPoolId)
   const { identityPoolId } = input
-  const streamName = await context.store.transaction(async (tx) => {
+  const target = await context.store.transaction(async (tx) => {
     if (!(await poolIsKnown(tx, identityPoolId)))
       throw resourceNotFound(`Identity pool ${identityPoolId} not found`)
     const pool = await readPool(tx, identityPoolId, { forUpdate: true })
-    const streams =
-      pool.cognitoStreams === null ? {} : (JSON.parse(pool.cognitoStreams) as Record<string, unknown>)
-    if (typeof streams.StreamName !== 'string' || streams.StreamingStatus !== 'ENABLED') {
+    const target = streamTargetOf(pool)
+    if (target === undefined) {
       throw invalidParameter('Cognito Streams is not configured and enabled for this identity pool')
     }
     if (pool.bulkPublishStatus === 'IN_PROGRESS') {
@@ -71,10 +53,10 @@ export async function bulkPublish(
       bulkPublishCompleteTime: null,
       bulkPublishFailureMessage: null,
     })
-    return streams.StreamName
+    return target
   })
 
-  void publishAll(context, identityPoolId, streamName, sink).then(
+  void publishAll(context, target, sink, onError).then(
     () => finish(context, identityPoolId, clock, null),
     (error: unknown) => {
       onError(error)
@@ -86,10 +68,11 @@ export async function bulkPublish(
 
 async function publishAll(
   context: OperationContext,
-  identityPoolId: string,
-  streamName: string,
+  target: StreamTarget,
   sink: StreamSink,
+  onError: (error: unknown) => void,
 ) {
+  const { identityPoolId } = target
   let after: { identityId: string; name: string } | undefined
   for (;;) {
     const datasets = await context.store.transaction((tx) =>
@@ -99,11 +82,50 @@ async function publishAll(
       const records = await context.store.transaction((tx) =>
         tx.listRecords(dataset.identityId, dataset.name, { afterSyncCount: 0 }),
       )
-      await sink.put(streamName, [kinesisRecord(dataset, records)])
+      const state = {
+        identityPoolId: dataset.identityPoolId,
+        identityId: dataset.identityId,
+        datasetName: dataset.name,
+        syncCount: dataset.syncCount,
+        lastModifiedDate: dataset.lastModifiedDate,
+      }
+      const texts = replaceRecords(state, records)
+      await putPatiently(
+        sink,
+        target,
+        texts.map((data) => ({ partitionKey: dataset.identityId, data })),
+        onError,
+      )
     }
     const last = datasets[datasets.length - 1]
     if (datasets.length < PAGE || last === undefined) return
     after = { identityId: last.identityId, name: last.name }
+  }
+}
+
+/**
+ * Writes a dataset's records, waiting out throttling (a bulk publish writes a whole pool at once);
+ * a record the stream can never take is reported and skipped, anything else fails the publish.
+ */
+async function putPatiently(
+  sink: StreamSink,
+  target: StreamTarget,
+  records: readonly StreamRecord[],
+  onError: (error: unknown) => void,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await sink.put(target, records)
+      return
+    } catch (error) {
+      const kind = error instanceof StreamSinkError ? error.kind : 'retry'
+      if (kind === 'record') {
+        onError(error)
+        return
+      }
+      if (kind === 'stream' || attempt >= ATTEMPTS) throw error
+      await sleep(Math.random() * FIRST_BACKOFF_MS * 2 ** attempt)
+    }
   }
 }
 

@@ -1,3 +1,4 @@
+import { isRoleArn, parseLambdaFunctionArn, parsePlatformApplicationArn } from '../aws/arns.js'
 import { invalidParameter, resourceNotFound } from '../errors.js'
 import { authorizeDeveloper } from './access.js'
 import type { OperationContext } from './context.js'
@@ -9,6 +10,19 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
+/** A role the server assumes: Cognito's pattern, `arn:aws:iam::ACCOUNT:role/NAME`. */
+function checkRoleArn(value: unknown, field: string): void {
+  if (typeof value !== 'string' || value.length < 20 || value.length > 2048) {
+    throw invalidParameter(`${field} must be 20 to 2048 characters`)
+  }
+  if (!isRoleArn(value))
+    throw invalidParameter(`${field} must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)`)
+}
+
+/**
+ * Push sync through Amazon SNS: platform applications of Cognito's four platforms (one each at
+ * most), and the role the server assumes to call SNS, which they need.
+ */
 function checkPushSync(value: unknown): Json {
   if (!isObject(value)) throw invalidParameter('PushSync must be an object')
   const { ApplicationArns, RoleArn } = value
@@ -18,11 +32,24 @@ function checkPushSync(value: unknown): Json {
   ) {
     throw invalidParameter('PushSync.ApplicationArns must be a list of strings')
   }
-  if (
-    RoleArn !== undefined &&
-    (typeof RoleArn !== 'string' || RoleArn.length < 20 || RoleArn.length > 2048)
-  ) {
-    throw invalidParameter('PushSync.RoleArn must be 20 to 2048 characters')
+  const platforms = new Set<string>()
+  for (const arn of (ApplicationArns ?? []) as string[]) {
+    const application = parsePlatformApplicationArn(arn)
+    if (application === undefined) {
+      throw invalidParameter(
+        `PushSync.ApplicationArns: ${arn.slice(0, 300)} is not the ARN of an SNS platform application for APNS, APNS_SANDBOX, GCM or ADM (arn:aws:sns:REGION:ACCOUNT:app/PLATFORM/NAME)`,
+      )
+    }
+    if (platforms.has(application.platform)) {
+      throw invalidParameter(`PushSync.ApplicationArns names two applications for ${application.platform}`)
+    }
+    platforms.add(application.platform)
+  }
+  if (RoleArn !== undefined) checkRoleArn(RoleArn, 'PushSync.RoleArn')
+  if (platforms.size > 0 && RoleArn === undefined) {
+    throw invalidParameter(
+      'PushSync.RoleArn is required with ApplicationArns: the server assumes it to call SNS',
+    )
   }
   return {
     ...(ApplicationArns === undefined ? {} : { ApplicationArns }),
@@ -39,12 +66,7 @@ function checkCognitoStreams(value: unknown): Json {
   ) {
     throw invalidParameter('CognitoStreams.StreamName must be 1 to 128 characters')
   }
-  if (
-    RoleArn !== undefined &&
-    (typeof RoleArn !== 'string' || RoleArn.length < 20 || RoleArn.length > 2048)
-  ) {
-    throw invalidParameter('CognitoStreams.RoleArn must be 20 to 2048 characters')
-  }
+  if (RoleArn !== undefined) checkRoleArn(RoleArn, 'CognitoStreams.RoleArn')
   if (StreamingStatus !== undefined && StreamingStatus !== 'ENABLED' && StreamingStatus !== 'DISABLED') {
     throw invalidParameter('CognitoStreams.StreamingStatus must be ENABLED or DISABLED')
   }
@@ -120,7 +142,8 @@ export async function getCognitoEvents(
 
 /**
  * SetCognitoEvents (developer): updates only the events given; an empty value removes one. The
- * `SyncTrigger` value is the URL the server calls (where Cognito called a Lambda function).
+ * `SyncTrigger` value is a Lambda function's ARN, invoked as Cognito invoked it, or an http(s) URL
+ * the server POSTs the same event to.
  */
 export async function setCognitoEvents(
   context: OperationContext,
@@ -134,10 +157,13 @@ export async function setCognitoEvents(
   for (const [type, target] of entries) {
     if (!EVENT_TYPES.includes(type)) throw invalidParameter(`Unknown event type ${type}`)
     if (typeof target !== 'string') throw invalidParameter(`The ${type} function must be a string`)
-    if (target !== '' && !/^https?:\/\//.test(target)) {
-      throw invalidParameter(`The ${type} function must be an http(s) URL the server can call`)
+    if (target === '' || parseLambdaFunctionArn(target) !== undefined) continue
+    if (!/^https?:\/\//.test(target)) {
+      throw invalidParameter(
+        `The ${type} function must be a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME) or an http(s) URL the server can call`,
+      )
     }
-    const refusal = target === '' ? undefined : context.syncTriggerUrlRefusal?.(target)
+    const refusal = context.syncTriggerUrlRefusal?.(target)
     if (refusal !== undefined) throw invalidParameter(`The ${type} URL ${refusal}`)
   }
   return context.store.transaction(async (tx) => {

@@ -97,7 +97,7 @@ describe('sqlite file store', () => {
       expect(raw.prepare('SELECT version FROM schema_version ORDER BY version').all()).toEqual(
         Array.from({ length: SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })),
       )
-      expect(SCHEMA_VERSION).toBe(4)
+      expect(SCHEMA_VERSION).toBe(5)
       expect(raw.pragma('journal_mode', { simple: true })).toBe('wal')
     } finally {
       raw.close()

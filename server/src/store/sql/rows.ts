@@ -4,9 +4,12 @@ import type {
   DeviceRow,
   IdentityRow,
   LoginRow,
+  NewStreamOutboxRow,
   OutboxRow,
   PoolRow,
+  PushEndpointRow,
   RecordRow,
+  StreamOutboxRow,
   UsageRow,
 } from '../contract.js'
 
@@ -229,6 +232,62 @@ export const outboxParams = (row: OutboxRow) => [
   row.identityPoolId,
   row.identityId,
   row.syncCount,
+  row.attempts,
+  row.notBefore,
+  row.expiresAt,
+  row.queuedAt,
+]
+
+export interface PushEndpointSql {
+  device_id: string
+  application_arn: string
+  endpoint_arn: string
+}
+
+export const toPushEndpoint = (row: PushEndpointSql): PushEndpointRow => ({
+  deviceId: row.device_id,
+  applicationArn: row.application_arn,
+  endpointArn: row.endpoint_arn,
+})
+
+export const pushEndpointParams = (row: PushEndpointRow) => [
+  row.deviceId,
+  row.applicationArn,
+  row.endpointArn,
+]
+
+export interface StreamOutboxSql {
+  id: Int
+  identity_pool_id: string
+  identity_id: string
+  dataset: string
+  sync_count: Int
+  payload: string
+  attempts: Int
+  not_before: Int
+  expires_at: Int
+  queued_at: Int
+}
+
+export const toStreamOutbox = (row: StreamOutboxSql): StreamOutboxRow => ({
+  id: int(row.id),
+  identityPoolId: row.identity_pool_id,
+  identityId: row.identity_id,
+  datasetName: row.dataset,
+  syncCount: int(row.sync_count),
+  payload: row.payload,
+  attempts: int(row.attempts),
+  notBefore: int(row.not_before),
+  expiresAt: int(row.expires_at),
+  queuedAt: int(row.queued_at),
+})
+
+export const streamOutboxParams = (row: NewStreamOutboxRow) => [
+  row.identityPoolId,
+  row.identityId,
+  row.datasetName,
+  row.syncCount,
+  row.payload,
   row.attempts,
   row.notBefore,
   row.expiresAt,

@@ -138,8 +138,33 @@ export function migrations(d: SqlDialect): readonly (readonly string[])[] {
         : []),
       'ALTER TABLE outbox ADD COLUMN claim_holder BIGINT',
     ],
+    // Amazon SNS delivery and Cognito Streams. A device's SNS endpoint goes with the device. Stream
+    // records are kept in commit order (`id`) and sent one identity's after another; PostgreSQL's
+    // rows are claimed like the push outbox's. New tables only, so written to be run again safely.
+    [
+      `CREATE TABLE IF NOT EXISTS push_endpoints (
+        device_id ${key} PRIMARY KEY REFERENCES devices (device_id) ON DELETE CASCADE,
+        application_arn TEXT NOT NULL,
+        endpoint_arn TEXT NOT NULL
+      )`,
+      `CREATE TABLE IF NOT EXISTS stream_outbox (
+        id ${d.name === 'postgres' ? 'BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY' : 'INTEGER PRIMARY KEY AUTOINCREMENT'},
+        identity_pool_id ${key} NOT NULL,
+        identity_id ${key} NOT NULL,
+        dataset ${key} NOT NULL,
+        sync_count BIGINT NOT NULL,
+        payload TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        not_before BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        queued_at BIGINT NOT NULL,
+        claim_holder BIGINT
+      )`,
+      // An identity's oldest row is found through it.
+      'CREATE INDEX IF NOT EXISTS stream_outbox_by_identity ON stream_outbox (identity_id, id)',
+    ],
   ]
 }
 
 /** The schema version this code writes; `schema_version` holds one row per applied migration. */
-export const SCHEMA_VERSION = 4
+export const SCHEMA_VERSION = 5

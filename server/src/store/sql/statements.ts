@@ -34,6 +34,12 @@ const RECORD_UPSERT = `ON CONFLICT (identity_id, dataset, key) DO UPDATE SET val
   sync_count = excluded.sync_count, last_modified_date = excluded.last_modified_date,
   last_modified_by = excluded.last_modified_by, device_last_modified_date = excluded.device_last_modified_date`
 
+const NEW_STREAM_COLUMNS =
+  'identity_pool_id, identity_id, dataset, sync_count, payload, attempts, not_before, expires_at, queued_at'
+const STREAM_COLUMNS = `id, ${NEW_STREAM_COLUMNS}`
+/** The row is its identity's oldest: the only one of the identity that may go out now. */
+const STREAM_HEAD = 'o.id = (SELECT MIN(e.id) FROM stream_outbox e WHERE e.identity_id = o.identity_id)'
+
 /**
  * The advisory locks that make a process's outbox claims: two-key locks in this space, the second
  * key being the claim holder. `pg_locks` shows such a lock with `classid` = space, `objid` = holder
@@ -185,6 +191,42 @@ export function statements(d: SqlDialect) {
     // A retry is for whichever process finds it due next.
     rescheduleOutbox: `UPDATE outbox SET attempts = ?, not_before = ?, claim_holder = NULL
       WHERE device_id = ? AND dataset = ? AND sync_count = ?`,
+    getPushEndpoint:
+      'SELECT device_id, application_arn, endpoint_arn FROM push_endpoints WHERE device_id = ?',
+    putPushEndpoint: `INSERT INTO push_endpoints (device_id, application_arn, endpoint_arn) VALUES (?, ?, ?)
+      ON CONFLICT (device_id) DO UPDATE SET application_arn = excluded.application_arn,
+        endpoint_arn = excluded.endpoint_arn`,
+    deletePushEndpoint: 'DELETE FROM push_endpoints WHERE device_id = ? AND endpoint_arn = ?',
+
+    putStreamOutbox: {
+      sql: `INSERT INTO stream_outbox (${NEW_STREAM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      batch: ['text', 'text', 'text', 'bigint', 'text', 'integer', 'bigint', 'bigint', 'bigint'],
+    },
+    dueStreamOutbox: `SELECT ${STREAM_COLUMNS} FROM stream_outbox o WHERE o.not_before <= ? AND ${STREAM_HEAD}
+      ORDER BY o.id LIMIT ?`,
+    nextStreamOutboxTime: `SELECT MIN(o.not_before) AS next FROM stream_outbox o WHERE ${STREAM_HEAD}`,
+    claimDueStreamOutbox: `WITH ${LIVE_HOLDERS}, due AS (
+        SELECT o.id FROM stream_outbox o
+        WHERE o.not_before <= ? AND ${CLAIMABLE} AND ${STREAM_HEAD}
+        ORDER BY o.id LIMIT ?
+        FOR UPDATE OF o SKIP LOCKED
+      ), claimed AS (
+        UPDATE stream_outbox s SET claim_holder = ?
+        FROM due WHERE s.id = due.id
+        RETURNING ${STREAM_COLUMNS.replace(/(\w+)/g, 's.$1')}
+      )
+      SELECT ${STREAM_COLUMNS} FROM claimed ORDER BY id`,
+    nextClaimableStreamOutboxTime: `WITH ${LIVE_HOLDERS}, heads AS (
+        SELECT o.not_before, o.claim_holder FROM stream_outbox o WHERE ${STREAM_HEAD}
+      )
+      SELECT MIN(not_before) FILTER (WHERE ${CLAIMABLE}) AS next,
+        COUNT(*) FILTER (WHERE NOT ${CLAIMABLE}) AS held
+      FROM heads`,
+    deleteStreamOutbox: 'DELETE FROM stream_outbox WHERE id = ?',
+    rescheduleStreamOutbox:
+      'UPDATE stream_outbox SET attempts = ?, not_before = ?, claim_holder = NULL WHERE id = ?',
+    countStreamOutbox: 'SELECT COUNT(*) AS count FROM stream_outbox',
+
     countOutbox: 'SELECT COUNT(*) AS count FROM outbox',
     outboxSummary: 'SELECT COUNT(*) AS rows, MIN(queued_at) AS oldest FROM outbox',
   } satisfies Record<string, string | StatementSpec>

@@ -7,12 +7,15 @@ import {
   type ListDatasetsQuery,
   type ListRecordsQuery,
   type LoginRow,
+  type NewStreamOutboxRow,
   OUTBOX_CLAIM_RECHECK_MS,
   type OutboxRow,
   type OutboxSummary,
   type PoolRow,
+  type PushEndpointRow,
   type RecordRow,
   type StoreTx,
+  type StreamOutboxRow,
   type UsageRow,
 } from '../contract.js'
 import { lastPerKey, newestPerPush, pageSize, TransactionScope } from '../shared.js'
@@ -31,16 +34,22 @@ import {
   type OutboxSql,
   outboxParams,
   type PoolSql,
+  type PushEndpointSql,
   poolParams,
+  pushEndpointParams,
   type RecordSql,
   recordParams,
+  type StreamOutboxSql,
+  streamOutboxParams,
   toDataset,
   toDevice,
   toIdentity,
   toLogin,
   toOutbox,
   toPool,
+  toPushEndpoint,
   toRecord,
+  toStreamOutbox,
   toUsage,
   type UsageSql,
 } from './rows.js'
@@ -355,5 +364,71 @@ export class SqlTx implements StoreTx {
       rows: row === undefined ? 0 : int(row.rows),
       oldestQueuedAt: row?.oldest == null ? undefined : int(row.oldest),
     }
+  }
+
+  async getPushEndpoint(deviceId: string): Promise<PushEndpointRow | undefined> {
+    const row = await this.#c.get<PushEndpointSql>('getPushEndpoint', [deviceId])
+    return row && toPushEndpoint(row)
+  }
+
+  async putPushEndpoint(row: PushEndpointRow): Promise<void> {
+    await this.#c.run('putPushEndpoint', pushEndpointParams(row))
+  }
+
+  async deletePushEndpoint(deviceId: string, endpointArn: string): Promise<boolean> {
+    return (await this.#c.run('deletePushEndpoint', [deviceId, endpointArn])) > 0
+  }
+
+  async putStreamOutbox(rows: readonly NewStreamOutboxRow[]): Promise<void> {
+    const connection = this.#c
+    if (rows.length === 0) return
+    await connection.runBatch('putStreamOutbox', rows.map(streamOutboxParams))
+  }
+
+  async dueStreamOutbox(now: number, limit: number): Promise<StreamOutboxRow[]> {
+    const connection = this.#c
+    const holder = connection.claimHolder
+    if (holder === undefined) {
+      const rows = await connection.all<StreamOutboxSql>('dueStreamOutbox', [now, pageSize(limit)])
+      return rows.map(toStreamOutbox)
+    }
+    const me = holder()
+    if (me === undefined) return []
+    const rows = await connection.all<StreamOutboxSql>('claimDueStreamOutbox', [now, me, pageSize(limit), me])
+    return rows.map(toStreamOutbox)
+  }
+
+  async nextStreamOutboxTime(now: number): Promise<number | undefined> {
+    const connection = this.#c
+    const holder = connection.claimHolder
+    if (holder === undefined) {
+      const row = await connection.get<{ next: number | string | null }>('nextStreamOutboxTime', [])
+      return row?.next == null ? undefined : int(row.next)
+    }
+    const me = holder()
+    if (me === undefined) {
+      const count = await this.countStreamOutbox()
+      return count === 0 ? undefined : now + OUTBOX_CLAIM_RECHECK_MS
+    }
+    const row = await connection.get<{ next: number | string | null; held: number | string }>(
+      'nextClaimableStreamOutboxTime',
+      [me, me],
+    )
+    const next = intOrNull(row?.next ?? null)
+    if (row === undefined || int(row.held) === 0) return next ?? undefined
+    return Math.min(next ?? Number.POSITIVE_INFINITY, now + OUTBOX_CLAIM_RECHECK_MS)
+  }
+
+  async deleteStreamOutbox(id: number): Promise<boolean> {
+    return (await this.#c.run('deleteStreamOutbox', [id])) > 0
+  }
+
+  async rescheduleStreamOutbox(id: number, attempts: number, notBefore: number): Promise<boolean> {
+    return (await this.#c.run('rescheduleStreamOutbox', [attempts, notBefore, id])) > 0
+  }
+
+  async countStreamOutbox(): Promise<number> {
+    const row = await this.#c.get<{ count: number | string }>('countStreamOutbox', [])
+    return row === undefined ? 0 : int(row.count)
   }
 }
