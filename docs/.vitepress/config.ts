@@ -25,7 +25,9 @@ export default defineConfig({
         text: 'Getting started',
         items: [
           { text: 'Overview', link: '/guide/' },
+          { text: 'When to use pushsync', link: '/guide/when-to-use' },
           { text: 'Browser', link: '/guide/browser' },
+          { text: 'React', link: '/guide/react' },
           { text: 'Node', link: '/guide/node' },
           { text: 'React Native', link: '/guide/react-native' },
           { text: 'Property-test your merge logic', link: '/guide/property-testing' },
