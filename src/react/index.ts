@@ -8,11 +8,7 @@
  *
  * @module
  */
-export {
-  type AnyDataset,
-  type DatasetLoad,
-  LOADING,
-} from './dataset-store.js'
+export type { DatasetLoad } from './dataset-store.js'
 export {
   type DatasetOptions,
   type SyncStatus,
