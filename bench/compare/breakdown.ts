@@ -172,7 +172,14 @@ function report(writes: readonly DeviceNotes[], notes: readonly TraceNote[]): vo
   const ends = updates.filter((note) => note.kind === 'end')
   const begins = notes.filter((note) => note.kind === 'begin')
   const commits = notes.filter((note) => note.kind === 'commit')
-  const events = new Map(notes.filter((note) => note.kind === 'sse').map((note) => [note.syncCount, note.at]))
+  const firstAt = (kind: TraceNote['kind']) => {
+    const times = new Map<number | undefined, number>()
+    for (const note of notes)
+      if (note.kind === kind && !times.has(note.syncCount)) times.set(note.syncCount, note.at)
+    return times
+  }
+  const events = firstAt('sse')
+  const flushes = firstAt('flush')
   const requestsPerWrite = writes.reduce((sum, w) => sum + w.sent.length, 0) / writes.length
   if (arrivals.length !== writes.length || ends.length !== writes.length || requestsPerWrite !== 1) {
     console.log(
@@ -194,23 +201,32 @@ function report(writes: readonly DeviceNotes[], notes: readonly TraceNote[]): vo
     // The store's transactions while this request was being served (no other request runs then).
     const within = (note: TraceNote) => note.at >= arrival && note.at <= ended
     const ownBegins = begins.filter(within)
-    const begin = ownBegins[0]?.at ?? Number.NaN
-    const lastBegin = ownBegins.at(-1)?.at ?? Number.NaN
     const ownCommits = commits.filter(within)
-    const commit = ownCommits.at(-1)?.at ?? Number.NaN
+    // The write transaction is the one with the most statements; the others are lookups and
+    // bookkeeping (one transaction at a time, so the i-th BEGIN pairs with the i-th COMMIT).
+    const write = ownCommits.reduce(
+      (best, note, index) => ((note.statements ?? 0) > (ownCommits[best]?.statements ?? -1) ? index : best),
+      0,
+    )
+    const begin = ownBegins[write]?.at ?? Number.NaN
+    const commit = ownCommits[write]?.at ?? Number.NaN
     transactions.push(ownCommits.length)
     statements.push(ownCommits.reduce((sum, note) => sum + (note.statements ?? 0), 0))
     const event = events.get(w.syncCount) ?? Number.NaN
+    const flushed = flushes.get(w.syncCount) ?? Number.NaN
     const sent = w.sent[0] as number
     const read = w.read[0] as number
     add('A: put (the local write)', w.putDone - w.start)
     add('A: from put to the request leaving (engine)', sent - w.putDone)
     add('A → server: fetch called until the server has the request', arrival - sent)
-    add('server: request in until its store transaction begins (auth, body, checks)', begin - arrival)
-    add('server: store transactions before the write one (first BEGIN … last BEGIN)', lastBegin - begin)
-    add('server: the write transaction (last BEGIN IMMEDIATE … COMMIT)', commit - lastBegin)
-    add('server: commit until the SSE event to B is written', event - commit)
-    add('server → B: SSE event written until B reads it', w.bRead - event)
+    add(
+      `server: request in until the write transaction begins (auth, body, checks, ${write} lookup transaction(s))`,
+      begin - arrival,
+    )
+    add('server: the write transaction (BEGIN IMMEDIATE … COMMIT)', commit - begin)
+    add('server: commit until the SSE event to B is written to its response', event - commit)
+    add('server: the event written until its bytes reach the socket (corked)', flushed - event)
+    add('server → B: bytes on the socket until B reads them', w.bRead - flushed)
     add('B: event read until datasetChanged (apply, storage)', w.bChanged - w.bRead)
     add('total: push to visible', w.bChanged - w.start)
     add('  aside — server: request in until its response ends', ended - arrival)

@@ -2,14 +2,17 @@
  * Loaded into pushsync-server's process for the breakdown (`node --import tsx --import THIS cli`),
  * without changing the server: it notes, on the system-wide monotonic clock the bench process reads
  * too, when each HTTP request arrives, when its response ends, when a `sync` event is written to an
- * SSE stream, and when the SQLite store's transactions begin and commit (with the statements run in
- * between). `GET /__trace` answers the notes so far and forgets them.
+ * SSE response and when its bytes reach the socket (Node corks a response's socket on write and
+ * uncorks it on the next tick), and when the SQLite store's transactions begin and commit (with the
+ * statements run in between). `GET /__trace` answers the notes so far and forgets them.
  */
 import { type IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createRequire } from 'node:module'
+import { Socket } from 'node:net'
 import { TRACE_PATH, type TraceNote } from './trace-notes.js'
 
 const notes: TraceNote[] = []
+const syncCountIn = (text: string) => /"syncCount":(\d+)/.exec(text)?.[1]
 const now = () => Number(process.hrtime.bigint()) / 1e6
 const requests = new WeakMap<ServerResponse, { method: string; path: string }>()
 
@@ -36,7 +39,7 @@ ServerResponse.prototype.write = function traced(this: ServerResponse, chunk: un
   const info = requests.get(this)
   if (info?.path.endsWith('/events')) {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString()
-    const count = /"syncCount":(\d+)/.exec(text)?.[1]
+    const count = syncCountIn(text)
     if (count !== undefined) notes.push({ at: now(), kind: 'sse', ...info, syncCount: Number(count) })
   }
   return write.call(this, chunk, ...rest)
@@ -74,4 +77,22 @@ for (const name of ['run', 'get', 'all', 'iterate']) {
     notes.push({ at: now(), kind: 'commit', statements: statements.length, sql: statements })
     return result
   }
+}
+
+// What a socket hands to the kernel: `_write` and `_writev` are where Node's streams end up once
+// the socket is uncorked. Internal names, fine for a diagnostic that runs in a benchmark only.
+const socketPrototype = Socket.prototype as unknown as Record<string, (...args: unknown[]) => unknown>
+const writeOne = socketPrototype._write as (this: Socket, ...args: unknown[]) => unknown
+const writeMany = socketPrototype._writev as (this: Socket, ...args: unknown[]) => unknown
+const noteFlush = (text: string) => {
+  const count = syncCountIn(text)
+  if (count !== undefined) notes.push({ at: now(), kind: 'flush', syncCount: Number(count) })
+}
+socketPrototype._write = function traced(this: Socket, data: unknown, ...rest: unknown[]) {
+  noteFlush(String(data))
+  return writeOne.call(this, data, ...rest)
+}
+socketPrototype._writev = function traced(this: Socket, chunks: unknown, ...rest: unknown[]) {
+  noteFlush((chunks as Array<{ chunk: unknown }>).map((entry) => String(entry.chunk)).join(''))
+  return writeMany.call(this, chunks, ...rest)
 }
