@@ -231,14 +231,16 @@ try {
   }
 
   // What one request costs a page here, for scale: pushsync's write is one, RxDB's one message.
+  // Spaced like the writes, so the page and the server start each from idle as they do there.
   const fetches = await rows[0]?.a.evaluate(
-    async ({ path, token, writes }) => {
+    async ({ path, token, writes, gap }) => {
       const times: number[] = []
       for (let i = 0; i < writes; i++) {
         const started = performance.now()
         const response = await fetch(path, { headers: { authorization: `Bearer ${token}` } })
         await response.text()
         times.push(performance.now() - started)
+        await new Promise((resolve) => setTimeout(resolve, gap))
       }
       return times
     },
@@ -246,6 +248,7 @@ try {
       path: `/identitypools/${encodeURIComponent(POOL)}/identities/${encodeURIComponent(identity.identityId)}/datasets`,
       token: identity.token,
       writes: WRITES,
+      gap: SETTLE_MS,
     },
   )
   report('baseline: one ListDatasets fetch from the page', fetches ?? [])

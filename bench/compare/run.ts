@@ -81,6 +81,7 @@ try {
 
   const live: Probe[] = [
     fetchHealthz(pushsyncServer.url),
+    fetchHealthz(pushsyncServer.url, { backToBack: true }),
     await fetchListDatasets(pushsyncServer.url),
     await fetchUpdateRecords(pushsyncServer.url),
     await webSocketPing(rxdbServer.url),
