@@ -53,10 +53,13 @@ const RETRYABLE_BY_DEFAULT: ReadonlySet<SyncErrorCode> = new Set<SyncErrorCode>(
   'SYNC_RETRIES_EXHAUSTED',
 ])
 
+/** What a `SyncError` carries besides its code and message. */
 export interface SyncErrorOptions {
+  /** The error it was made from (ES2022 `cause`). */
   readonly cause?: unknown
   /** The adapter's `name`, such as `'storage:sqlite'`. */
   readonly adapter?: string
+  /** Whether trying again unchanged may succeed; by default true for the offline, throttled and server codes. */
   readonly retryable?: boolean
   /** Structured detail (the failing key, limit, reason...) for programs; the message is for people. */
   readonly details?: Readonly<Record<string, unknown>>
@@ -65,11 +68,30 @@ export interface SyncErrorOptions {
 // A registry symbol, so `isSyncError` works across two copies of the package in one bundle.
 const SYNC_ERROR = Symbol.for('pushsync.error')
 
+/**
+ * Every error pushsync throws or rejects with: a stable `code` for programs, a message for people
+ * (naming the adapter and what to do), whether a retry may help, and structured `details`. Check
+ * for it with {@link isSyncError}, which also recognises errors from another copy of the package.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await settings.put(key, value)
+ * } catch (error) {
+ *   if (isSyncError(error, 'LIMIT_EXCEEDED')) showFull(error.details)
+ *   else throw error
+ * }
+ * ```
+ */
 export class SyncError extends Error {
   override readonly name = 'SyncError'
+  /** What went wrong, one of {@link SyncErrorCode}. */
   readonly code: SyncErrorCode
+  /** The adapter that failed (`'transport:http'`...), when one did. */
   readonly adapter: string | undefined
+  /** Whether the same call, unchanged, may succeed later (offline, throttled, a server error...). */
   readonly retryable: boolean
+  /** Structured detail (the failing key, limit, reason...) for programs. */
   readonly details: Readonly<Record<string, unknown>>
 
   constructor(code: SyncErrorCode, message: string, options: SyncErrorOptions = {}) {

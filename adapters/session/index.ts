@@ -25,10 +25,13 @@ export type SessionFetch = (
 
 /** Where the identity id is kept between runs of the app (localStorage, a file, secure storage...). */
 export interface IdentityStore {
+  /** The identity id kept before, or nothing the first time. */
   load(): string | null | undefined | Promise<string | null | undefined>
+  /** Keeps the identity id GetId answered. */
   save(identityId: string): void | Promise<void>
 }
 
+/** What `createIdentitySession` takes: where to sign in, and as whom. */
 export interface IdentitySessionOptions {
   /** pushsync-server's address, or Cognito Identity's (`https://cognito-identity.REGION.amazonaws.com`). */
   readonly endpoint: string
@@ -58,6 +61,7 @@ export interface AwsCredentials {
   readonly expiration: Date
 }
 
+/** A signed-in identity and its credentials, renewed when they are about to expire. */
 export interface IdentitySession {
   readonly identityPoolId: string
   /** The identity id: remembered, or asked of GetId once. */

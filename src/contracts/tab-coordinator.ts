@@ -26,6 +26,7 @@ export interface TabCoordinator {
 
 /** What a started {@link TabCoordinator} reports to; the sync manager provides it. */
 export interface TabSink {
+  /** This tab started (`true`) or stopped (`false`) leading: only the leader talks to the network. */
   onLeadershipChange(leader: boolean): void
   /** A message another member broadcast. Never throws. */
   onMessage(message: unknown): void

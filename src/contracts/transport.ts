@@ -40,6 +40,7 @@ export interface Transport {
     deviceId: string,
     signal?: AbortSignal,
   ): Promise<Result<void, TransportFailure>>
+  /** An unknown dataset or device is fine: there is nothing to unsubscribe. */
   unsubscribe(
     datasetName: string,
     deviceId: string,
@@ -47,9 +48,12 @@ export interface Transport {
   ): Promise<Result<void, TransportFailure>>
 }
 
+/** One ListRecords call: the changes of a dataset after `lastSyncCount`. */
 export interface ListRecordsRequest {
   readonly datasetName: string
+  /** Only records changed after this sync count; 0 for all. */
   readonly lastSyncCount: number
+  /** The previous page's `nextToken`. */
   readonly nextToken?: string
   readonly maxResults?: number
   /** Passing the token of the first page keeps one session across pages. */
@@ -59,14 +63,17 @@ export interface ListRecordsRequest {
 /** One page of ListRecords; the core's reader of the wire answers produces it. */
 export type RecordsPage = WireRecordsPage
 
+/** One UpdateRecords call: the patches of a push, accepted all together or not at all. */
 export interface UpdateRecordsRequest {
   readonly datasetName: string
   readonly patches: readonly RecordPatch[]
+  /** The session token a ListRecords (or the previous UpdateRecords) answered. */
   readonly syncSessionToken: string
   /** The push device id of this device, so the server does not push the change back to it. */
   readonly deviceId?: string
 }
 
+/** One DeleteDataset call. */
 export interface DeleteDatasetRequest {
   readonly datasetName: string
   /**

@@ -16,6 +16,7 @@ export interface Limits {
   readonly maxDatasetsPerIdentity: number
 }
 
+/** Amazon Cognito Sync's limits: 128-character names, 128-byte keys, 1,024 records and 1 MB per dataset, 20 datasets. */
 export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxDatasetNameLength: 128,
   maxKeyBytes: 128,

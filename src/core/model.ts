@@ -75,6 +75,7 @@ export interface PullResult {
 /** Push platforms a device can register for. `WEBPUSH` is ours; the others are Cognito's. */
 export type Platform = 'APNS' | 'APNS_SANDBOX' | 'GCM' | 'ADM' | 'WEBPUSH'
 
+/** Every {@link Platform}, for checking a platform that arrives as a string. */
 export const PLATFORMS: readonly Platform[] = ['APNS', 'APNS_SANDBOX', 'GCM', 'ADM', 'WEBPUSH']
 
 /** A device's push registration with the server, kept per identity and platform. */

@@ -8,6 +8,7 @@ export interface Conflict {
   readonly remote: RemoteRecord
 }
 
+/** What {@link planPull} decided: the records to store, the conflicts to resolve, the new `lastSyncCount`. */
 export interface PullPlan {
   /** Server records to store as clean rows, each replacing the local row of its key. */
   readonly apply: readonly SyncRecord[]

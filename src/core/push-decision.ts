@@ -83,6 +83,8 @@ export function decidePushSync(state: PushSyncState, update: unknown, limits?: L
  * {@link decidePushSync} for an update that {@link parsePushPayload} returned, which is not
  * validated again: for a caller that parsed the payload once and decides on it more than once (when
  * the push arrives, and again when its queued sync starts).
+ *
+ * @internal The engine's shortcut; apps call {@link decidePushSync}.
  */
 export function decideParsedPush(state: PushSyncState, push: PushSyncUpdate): PushDecision {
   if (push.identityPoolId !== state.identityPoolId) {

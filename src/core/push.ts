@@ -1,6 +1,7 @@
 import type { RecordPatch, RemoteRecord, SyncRecord } from './model.js'
 import { cleanRecord, indexByKey, sameLocalRow } from './records.js'
 
+/** What {@link planPush} made of the dirty records: the patches and the rows they were made from. */
 export interface PushPlan {
   /** One patch per dirty record, ordered by key. Empty when there is nothing to push. */
   readonly patches: readonly RecordPatch[]
@@ -23,6 +24,7 @@ export function planPush(records: readonly SyncRecord[]): PushPlan {
   return { patches, snapshot }
 }
 
+/** What {@link applyPushResult} needs: what was sent, what is stored now, what the server answered. */
 export interface PushResultInput {
   /** `PushPlan.snapshot` of the push that succeeded. */
   readonly snapshot: readonly SyncRecord[]
@@ -36,6 +38,7 @@ export interface PushResultInput {
   readonly lastSyncCount: number
 }
 
+/** What {@link applyPushResult} decided to store. */
 export interface PushResultPlan {
   /** Rows to store. */
   readonly records: readonly SyncRecord[]

@@ -11,17 +11,20 @@ import {
 } from './validate.js'
 
 /** One local change: a value to put, or `null` to remove the record. */
+/** One change of a local write: a value, or `null` to remove the record. */
 export interface LocalChange {
   readonly key: string
   readonly value: string | null
 }
 
+/** When the write happens and under which limits. */
 export interface LocalWriteContext {
   /** Device time of the write (epoch ms), kept as the records' `deviceLastModifiedDate`. */
   readonly now: number
   readonly limits: Limits
 }
 
+/** What {@link planLocalWrite} decided to store. */
 export interface LocalWritePlan {
   readonly meta: DatasetMeta
   /** The rows to store: only the records the changes really changed. Empty when nothing changed. */
@@ -49,6 +52,7 @@ export interface DatasetUsage {
   readonly bytes: number
 }
 
+/** The usage of a dataset's records, tombstones left out. */
 export function datasetUsage(records: Iterable<SyncRecord>): DatasetUsage {
   let liveRecords = 0
   let bytes = 0
@@ -205,6 +209,7 @@ function isRowList(state: LocalWriteState | readonly SyncRecord[]): state is rea
   return Array.isArray(state)
 }
 
+/** What {@link planLocalDelete} decided: the metadata marking the delete as pending, the rows to remove. */
 export interface LocalDeletePlan {
   readonly meta: DatasetMeta
   /** Every row of the dataset: the local copy goes now, the server copy on the next synchronize. */
@@ -258,7 +263,11 @@ export function validateChanges(
   return ok(ValidChanges.of(changes))
 }
 
-/** Whether two rows hold the same local state: what a later transaction checks before it overwrites one. */
+/**
+ * Whether two rows hold the same local state: what a later transaction checks before it overwrites one.
+ *
+ * @internal The engine's check; apps have no use for it.
+ */
 export function sameLocalRow(a: SyncRecord, b: SyncRecord): boolean {
   return (
     a.value === b.value &&

@@ -38,6 +38,7 @@ export function defaultRemoteDeletionChoice(records: readonly SyncRecord[]): Rem
   return records.some((record) => record.dirty) ? 'keep' : 'delete'
 }
 
+/** What {@link planRemoteDeletion} decided to store, remove, and whether the dataset goes. */
 export interface RemoteDeletionPlan {
   /** Rows to store. */
   readonly records: readonly SyncRecord[]

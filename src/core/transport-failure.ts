@@ -8,6 +8,8 @@
 /**
  * The kinds of the transport port's `TransportFailure`. The core imports nothing outside itself, so
  * it spells them out; a type test keeps the two lists equal.
+ *
+ * @internal The transports' mapping of error answers; apps see `SyncError` codes.
  */
 export type TransportFailureKindName =
   | 'offline'
@@ -41,6 +43,8 @@ const KIND_BY_ERROR_TYPE: ReadonlyMap<string, TransportFailureKindName> = new Ma
  * The bare shape name of an error type as servers send it: `x-amzn-ErrorType` may carry a URI after
  * `:` (`ResourceConflictException:http://internal.amazon.com/...`), and a body's `__type` may be
  * qualified by a namespace before `#` (`com.amazonaws.cognitosync#ResourceConflictException`).
+ *
+ * @internal The transports' mapping of error answers; apps see `SyncError` codes.
  */
 export function errorTypeName(errorType: string): string {
   const unqualified = errorType.slice(errorType.lastIndexOf('#') + 1)
@@ -55,6 +59,8 @@ export function errorTypeName(errorType: string): string {
  *
  * Answers that never arrived (network errors, timeouts, aborts) are `offline`; they have no type and
  * no status, so the adapters decide that before calling this.
+ *
+ * @internal The transports' mapping of error answers; apps see `SyncError` codes.
  */
 export function failureKindOf(errorType: string, status?: number): TransportFailureKindName {
   const byType = KIND_BY_ERROR_TYPE.get(errorTypeName(errorType))
@@ -67,6 +73,8 @@ export function failureKindOf(errorType: string, status?: number): TransportFail
 /**
  * Milliseconds to wait from a `Retry-After` header, when it holds delay-seconds. The HTTP-date form
  * needs a clock, which the core does not read, and no Cognito server sends it: it gives `undefined`.
+ *
+ * @internal The transports' mapping of error answers; apps see `SyncError` codes.
  */
 export function retryAfterMs(header: string | null | undefined): number | undefined {
   if (header === null || header === undefined) return undefined

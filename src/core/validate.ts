@@ -17,6 +17,7 @@ export type ValidatedField =
  */
 export type ValidationRule = keyof Limits | 'type' | 'notEmpty' | 'pattern' | 'wellFormedUnicode'
 
+/** Why the core refused an input: which field, which rule, the value and the limit. */
 export interface ValidationFailure {
   /** `LIMIT_EXCEEDED` for the adjustable quotas of a dataset or identity, `INVALID_ARGUMENT` otherwise. */
   readonly code: 'INVALID_ARGUMENT' | 'LIMIT_EXCEEDED'
@@ -87,6 +88,7 @@ export function utf8ByteLength(text: string): number {
   return bytes
 }
 
+/** Dataset names are 1..maxDatasetNameLength characters of `[a-zA-Z0-9_.:-]`. */
 export function validateDatasetName(name: unknown, limits: Limits): Result<string, ValidationFailure> {
   if (typeof name !== 'string') return invalid('datasetName', 'type', name, 'dataset name must be a string')
   if (name.length === 0) return invalid('datasetName', 'notEmpty', name, 'dataset name must not be empty')
@@ -162,10 +164,12 @@ function validateCognitoId(
   return ok(id)
 }
 
+/** Identity ids are Cognito's `REGION:GUID`, 1 to 55 characters. */
 export function validateIdentityId(id: unknown): Result<string, ValidationFailure> {
   return validateCognitoId('identityId', id)
 }
 
+/** Identity pool ids are Cognito's `REGION:GUID`, 1 to 55 characters. */
 export function validateIdentityPoolId(id: unknown): Result<string, ValidationFailure> {
   return validateCognitoId('identityPoolId', id)
 }

@@ -18,6 +18,8 @@ import { fail, ok, type Result } from './result.js'
  * The transport port's `protocol` failure: an answer arrived but does not hold what the port
  * promises. The core imports nothing outside itself, so it spells the member out; a type test keeps
  * it equal to the port's.
+ *
+ * @internal The two transports' reading of the wire; apps and adapters use the `Transport` port.
  */
 export interface ProtocolFailure {
   readonly kind: 'protocol'
@@ -27,6 +29,8 @@ export interface ProtocolFailure {
 /**
  * Reads one timestamp member into epoch milliseconds. `field` names the member in the failure's
  * message, such as `record "k" LastModifiedDate`.
+ *
+ * @internal The two transports' reading of the wire; apps and adapters use the `Transport` port.
  */
 export type TimestampReader = (value: unknown, field: string) => Result<number, ProtocolFailure>
 
@@ -70,6 +74,8 @@ export interface WireDataset {
 /**
  * The datasets of the ListDatasets pages read so far, and where to go on: pass it back to
  * {@link readListDatasetsAnswer} with the answer for `nextToken`.
+ *
+ * @internal The two transports' reading of the wire; apps and adapters use the `Transport` port.
  */
 export interface DatasetsListing {
   readonly datasets: WireDataset[]
@@ -82,6 +88,8 @@ export interface DatasetsListing {
 /**
  * A timestamp as the AWS SDK hands it over: a valid `Date`, which it parsed from the wire's epoch
  * seconds.
+ *
+ * @internal The two transports' reading of the wire; apps and adapters use the `Transport` port.
  */
 export function readDate(value: unknown, field: string): Result<number, ProtocolFailure> {
   if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
@@ -93,6 +101,8 @@ export function readDate(value: unknown, field: string): Result<number, Protocol
 /**
  * A timestamp as the wire's JSON carries it: epoch seconds, possibly fractional, rounded to the
  * millisecond.
+ *
+ * @internal The two transports' reading of the wire; apps and adapters use the `Transport` port.
  */
 export function readEpochSeconds(value: unknown, field: string): Result<number, ProtocolFailure> {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
@@ -104,6 +114,8 @@ export function readEpochSeconds(value: unknown, field: string): Result<number, 
 /**
  * A ListRecords answer. A missing or empty `SyncSessionToken` is refused: without it the device
  * could not push what it pulled.
+ *
+ * @internal The two transports' reading of the wire; apps and adapters use the `Transport` port.
  */
 export function readListRecordsAnswer(
   answer: unknown,
@@ -132,7 +144,11 @@ export function readListRecordsAnswer(
   })
 }
 
-/** An UpdateRecords answer: the records as the server stored them. */
+/**
+ * An UpdateRecords answer: the records as the server stored them.
+ *
+ * @internal The two transports' reading of the wire; apps and adapters use the `Transport` port.
+ */
 export function readUpdateRecordsAnswer(
   answer: unknown,
   timestamp: TimestampReader,
@@ -144,7 +160,11 @@ export function readUpdateRecordsAnswer(
   )
 }
 
-/** An UpdateRecords answer with the next session's token, when the server sent one. */
+/**
+ * An UpdateRecords answer with the next session's token, when the server sent one.
+ *
+ * @internal The two transports' reading of the wire; apps and adapters use the `Transport` port.
+ */
 export function readUpdateRecordsResult(
   answer: unknown,
   timestamp: TimestampReader,
@@ -162,6 +182,8 @@ export function readUpdateRecordsResult(
 /**
  * A ListDatasets answer, added to the listing of the pages before it (`undefined` for the first
  * page). A NextToken handed out before is refused: following it would page forever.
+ *
+ * @internal The two transports' reading of the wire; apps and adapters use the `Transport` port.
  */
 export function readListDatasetsAnswer(
   answer: unknown,
@@ -184,7 +206,11 @@ export function readListDatasetsAnswer(
   })
 }
 
-/** A DescribeDataset answer: its `Dataset`, which must be there. */
+/**
+ * A DescribeDataset answer: its `Dataset`, which must be there.
+ *
+ * @internal The two transports' reading of the wire; apps and adapters use the `Transport` port.
+ */
 export function readDescribeDatasetAnswer(
   answer: unknown,
   timestamp: TimestampReader,
@@ -196,7 +222,11 @@ export function readDescribeDatasetAnswer(
   })
 }
 
-/** A RegisterDevice answer: the device id the server gave the token, which must not be empty. */
+/**
+ * A RegisterDevice answer: the device id the server gave the token, which must not be empty.
+ *
+ * @internal The two transports' reading of the wire; apps and adapters use the `Transport` port.
+ */
 export function readRegisterDeviceAnswer(answer: unknown): Result<string, ProtocolFailure> {
   return reading(() => {
     const deviceId = optionalString(object(answer, 'the RegisterDevice answer').DeviceId, 'DeviceId')

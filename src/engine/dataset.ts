@@ -23,7 +23,14 @@ export interface Dataset {
   putAll(values: Readonly<Record<string, string>>): Promise<void>
   /** Removes the record locally now; the removal reaches the server at the next synchronize. */
   remove(key: string): Promise<void>
+  /** The server's sync count of the dataset as of this device's last sync; 0 before the first. */
   getLastSyncCount(): Promise<number>
+  /**
+   * Cognito's synchronize: sends a pending local delete, pulls what changed since
+   * `getLastSyncCount()`, decides conflicts, pushes the local changes. Resolves with what it did,
+   * or rejects with a `SyncError` (local changes then stay pending for the next sync). One sync of a
+   * dataset runs at a time; calls made meanwhile share one follow-up.
+   */
   synchronize(options?: SynchronizeOptions): Promise<SyncResult>
   /** Synchronizes now when online, else as soon as the manager's connectivity source reports online. */
   synchronizeOnConnectivity(options?: SynchronizeOptions): Promise<SyncResult>
@@ -49,6 +56,7 @@ export interface Dataset {
   unsubscribe(): Promise<void>
   /** Deletes the dataset locally now and on the server at the next synchronize. */
   delete(): Promise<void>
+  /** Pending changes, whether a sync runs, the last sync's time, path and error: the same object until it changes. */
   getStatus(): DatasetStatus
   /** Calls `listener` with each new status; returns the function that stops it. */
   onStatus(listener: (status: DatasetStatus) => void): () => void

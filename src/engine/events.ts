@@ -4,6 +4,7 @@ import type { PushSyncUpdate } from '../core/push-payload.js'
 import type { RemoteDeletionChoice } from '../core/remote-dataset.js'
 import type { SyncError } from '../errors.js'
 
+/** What one `synchronize()` did. */
 export interface SyncResult {
   /** Records the pull changed locally (remote changes applied and conflicts resolved). */
   readonly updatedRecords: number

@@ -18,8 +18,10 @@ export type { PushSourceStatus } from './push-sources.js'
 export type {
   InferInput,
   InferOutput,
+  StandardFailure,
   StandardIssue,
   StandardResult,
+  StandardSchemaProps,
   StandardSchemaV1,
 } from './standard-schema.js'
 export {

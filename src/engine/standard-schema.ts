@@ -7,6 +7,7 @@ export interface StandardSchemaV1<TInput = unknown, TOutput = TInput> {
   readonly '~standard': StandardSchemaProps<TInput, TOutput>
 }
 
+/** The `~standard` member of a schema: its version, vendor, `validate` and the types it carries. */
 export interface StandardSchemaProps<TInput = unknown, TOutput = TInput> {
   readonly version: 1
   readonly vendor: string
@@ -14,14 +15,17 @@ export interface StandardSchemaProps<TInput = unknown, TOutput = TInput> {
   readonly types?: { readonly input: TInput; readonly output: TOutput } | undefined
 }
 
+/** What `validate` returns: the value it accepted (perhaps transformed), or the issues. */
 export type StandardResult<TOutput> =
   | { readonly value: TOutput; readonly issues?: undefined }
   | StandardFailure
 
+/** What `validate` returns for a value the schema refuses. */
 export interface StandardFailure {
   readonly issues: ReadonlyArray<StandardIssue>
 }
 
+/** One reason a schema refused a value: a message, and where in the value when the schema says. */
 export interface StandardIssue {
   readonly message: string
   readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined

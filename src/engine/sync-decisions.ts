@@ -15,13 +15,20 @@ import type { SyncRun } from './sync-run.js'
 
 /** A conflict handed to `onConflict`: resolve each one, or the sync fails with CONFLICT_UNRESOLVED. */
 export interface SyncConflict extends Conflict {
+  /** Keeps the server's record (`remote`): the local change is dropped. */
   resolveWithRemote(): void
+  /** Keeps this device's value (`local`); it is pushed on the server's record as its base. */
   resolveWithLocal(): void
   /** A new value; `null` removes the record. */
   resolveWithValue(value: string | null): void
+  /** What was chosen so far; undefined while the conflict is open. */
   readonly resolution: Resolution | undefined
 }
 
+/**
+ * The decisions one `synchronize()` call takes itself; a decision it leaves out goes to the
+ * manager's handler of the same name, else to the built-in default (see `defaultDecided`).
+ */
 export interface SynchronizeOptions {
   /** Decide conflicts yourself; without it the manager's handlers (or last writer wins) do. */
   readonly onConflict?: (conflicts: readonly SyncConflict[]) => void | Promise<void>

@@ -34,13 +34,16 @@ import { createTypedDataset, type TypedDataset } from './typed-dataset.js'
 
 export type { ConnectivitySource } from './background.js'
 
+/** What `createSyncManager` takes: whose data, where it is kept, how it reaches the server. */
 export interface SyncManagerOptions extends SyncHandlers {
+  /** The Cognito identity pool, `REGION:GUID`. */
   readonly identityPoolId: string
   /**
    * Whose datasets these are. Without one (before sign-in) the data is kept locally under
    * `unknown` and cannot sync until `changeIdentity`.
    */
   readonly identityId?: string
+  /** Where this device keeps the datasets (`pushsync/storage/indexeddb`, `/sqlite`, `/memory`). */
   readonly storage: StorageAdapter
   /** Bound to `identityId`; required to synchronize. */
   readonly transport?: Transport
@@ -63,6 +66,7 @@ export interface SyncManagerOptions extends SyncHandlers {
    * syncs need theirs.
    */
   readonly backgroundConcurrency?: number
+  /** The time of record dates; the system clock by default (tests pass their own). */
   readonly clock?: Clock
   /** Cognito's limits unless changed (they must match the server's). */
   readonly limits?: Partial<Limits>
@@ -88,6 +92,11 @@ export interface SyncManagerStatus {
   readonly background: { readonly running: number; readonly waiting: number; readonly paused: boolean }
 }
 
+/**
+ * One device's view of an identity's datasets: opens them, runs their syncs (the app's own, and
+ * those that pushes, connectivity, the interval and other tabs call for), and reports what happens
+ * through events and statuses. Made by {@link createSyncManager}.
+ */
 export interface SyncManager {
   readonly identityPoolId: string
   /** The current identity; `unknown` before sign-in. */
@@ -122,6 +131,7 @@ export interface SyncManager {
    * platform; registering the same token again asks nothing of the server, a new token registers again.
    */
   registerDevice(platform: Platform, token: string): Promise<string>
+  /** Whether this device registered for pushes on `platform` (on any platform without one). */
   isDeviceRegistered(platform?: Platform): Promise<boolean>
   /** Forgets the local registration (the server keeps the device until its token is reported gone). */
   unregisterDevice(platform?: Platform): Promise<void>
@@ -143,6 +153,11 @@ export interface SyncManager {
    * `close()` stops every source still running.
    */
   addPushSource(source: PushSource): () => void
+  /**
+   * Listens to one of the manager's events (`datasetChanged`, `conflict`, `syncFailed`...; see
+   * {@link SyncEvents}); returns the function that removes the listener. A listener that throws is
+   * reported to the logger and changes nothing.
+   */
   on<TName extends keyof SyncEvents>(name: TName, listener: (...args: SyncEvents[TName]) => void): () => void
   /** What the push sources and the background queue are doing. */
   getStatus(): SyncManagerStatus
@@ -171,6 +186,27 @@ function writeThroughDelay(option: SyncManagerOptions['writeThrough']): number |
 }
 const DEFAULT_BACKGROUND_CONCURRENCY = 4
 
+/**
+ * Creates a device's sync manager: datasets kept in `storage`, synchronized through `transport`
+ * with Cognito Sync's rules, pushes handled from the sources added with `addPushSource`. Nothing is
+ * read or sent until a dataset is opened.
+ *
+ * @throws SyncError `INVALID_ARGUMENT` for options that cannot work (a negative write-through delay...).
+ *
+ * @example
+ * ```ts
+ * const manager = createSyncManager({
+ *   identityPoolId,
+ *   identityId,
+ *   storage: createIndexedDbStorage({ name: 'my-app' }),
+ *   transport: createHttpTransport({ endpoint, identityPoolId, identityId, getToken }),
+ *   writeThrough: true,
+ * })
+ * manager.addPushSource(createSsePushSource({ endpoint, identityPoolId, identityId, getToken }))
+ * const settings = await manager.openOrCreateDataset('settings')
+ * await settings.put('theme', 'dark')
+ * ```
+ */
 export function createSyncManager(options: SyncManagerOptions): SyncManager {
   const { identityPoolId, storage } = options
   const events = new SyncEventEmitter(options.logger)

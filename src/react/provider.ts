@@ -9,6 +9,7 @@ export interface SyncContextValue {
   readonly connectivity: ConnectivitySource | undefined
 }
 
+/** What `<SyncProvider>` takes. */
 export interface SyncProviderProps {
   /**
    * The app's sync manager. Null while there is none: during server rendering (the manager's storage

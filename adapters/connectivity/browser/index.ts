@@ -14,6 +14,10 @@ export interface BrowserConnectivityOptions {
   readonly target?: Pick<EventTarget, 'addEventListener' | 'removeEventListener'>
 }
 
+/**
+ * Creates the connectivity source for `createSyncManager({ connectivity })` (and `SyncProvider`'s
+ * `connectivity`): online as `navigator.onLine` says, told of every `online` and `offline` event.
+ */
 export function createBrowserConnectivity(options: BrowserConnectivityOptions = {}): ConnectivitySource {
   const scope = globalThis as { navigator?: { onLine?: boolean } } & Partial<EventTarget>
   const navigator = options.navigator ?? scope.navigator

@@ -53,6 +53,7 @@ export type SseFetch = (
   },
 ) => Promise<SseFetchResponse>
 
+/** What `createSsePushSource` takes: the server, the identity and its bearer token. */
 export interface SsePushSourceOptions {
   /** The server's base URL, as for `pushsync/transport/http` (a path prefix is kept). */
   readonly endpoint: string

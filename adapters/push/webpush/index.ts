@@ -37,6 +37,7 @@ export interface ServiceWorkerContainerLike {
   removeEventListener(type: 'message', listener: (event: ServiceWorkerMessageEventLike) => void): void
 }
 
+/** What `createWebPushSource` takes. */
 export interface WebPushSourceOptions {
   /** Default: `globalThis.navigator.serviceWorker`, looked up on every `start`. */
   readonly serviceWorker?: ServiceWorkerContainerLike
@@ -126,6 +127,7 @@ export interface ServiceWorkerRegistrationLike {
   }
 }
 
+/** What `subscribeToWebPush` takes. */
 export interface SubscribeToWebPushOptions {
   /** The registration of the service worker that receives the pushes. */
   readonly registration: ServiceWorkerRegistrationLike

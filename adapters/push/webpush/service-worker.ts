@@ -46,6 +46,7 @@ export interface ServiceWorkerGlobalScopeLike {
   }
 }
 
+/** What `relayPush` takes. */
 export interface RelayPushOptions {
   /**
    * Shown with `self.registration.showNotification` when no window of the app is open, so the

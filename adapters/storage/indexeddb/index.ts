@@ -23,6 +23,7 @@ import type {
 import type { DatasetMeta, DeviceRegistration, Platform, SyncRecord } from '../../../src/core/model.js'
 import { isSyncError, SyncError } from '../../../src/errors.js'
 
+/** What `createIndexedDbStorage` takes. */
 export interface IndexedDbStorageOptions {
   /** The IndexedDB database name. Use one per app, or one per user to keep users' data apart. */
   readonly name: string

@@ -13,6 +13,7 @@ import type {
 import type { DatasetMeta, DeviceRegistration, Platform, SyncRecord } from '../../../src/core/model.js'
 import { SyncError } from '../../../src/errors.js'
 
+/** What `createMemoryStorage` takes. */
 export interface MemoryStorageOptions {
   /** A label for this instance in error messages, to tell several instances apart in a test. */
   readonly name?: string

@@ -31,6 +31,7 @@ export {
 export type { SqliteDriver, SqlRow, SqlValue } from './driver.js'
 export { type SqlJsDatabase, type SqlJsStatement, sqlJsDriver } from './sql-js.js'
 
+/** What `createSqliteStorage` takes: a driver over the app's own SQLite handle. */
 export interface SqliteStorageOptions {
   /**
    * An open connection. The adapter owns it from now on: `close()` closes it. Give the adapter a

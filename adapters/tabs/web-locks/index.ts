@@ -17,6 +17,7 @@
 import type { TabCoordinator, TabSink } from '../../../src/contracts/tab-coordinator.js'
 import { SyncError } from '../../../src/errors.js'
 
+/** What `createWebLocksTabCoordinator` takes; every option has a default. */
 export interface WebLocksTabOptions {
   /**
    * Tabs with the same name form one group and elect one leader (default `'pushsync'`). Use one
@@ -44,6 +45,13 @@ type Envelope =
 const DEFAULT_CHECK_INTERVAL_MS = 2000
 const DEFAULT_LEADER_TIMEOUT_MS = 3000
 
+/**
+ * Creates the coordinator for `createSyncManager({ tabs })`: the tabs of one group elect one leader,
+ * which alone syncs and holds the push connection, and every tab hears of the others' writes.
+ * Give every tab sharing a database the same `name`.
+ *
+ * @throws SyncError `TABS_UNSUPPORTED` where there is no Web Locks API or no BroadcastChannel.
+ */
 export function createWebLocksTabCoordinator(options: WebLocksTabOptions = {}): TabCoordinator {
   const group = options.name ?? 'pushsync'
   const globals = globalThis as {

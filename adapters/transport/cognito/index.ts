@@ -40,6 +40,7 @@ import {
 } from '../../../src/core/wire.js'
 import { abortedFailure, mapCognitoError } from './map-error.js'
 
+/** What `createCognitoTransport` takes: the app's AWS SDK client and the identity it is bound to. */
 export interface CognitoTransportOptions {
   /**
    * The client to send with, configured by the app: `region` (or `endpoint` for a self-hosted

@@ -52,6 +52,7 @@ export interface FetchResponse {
   text(): Promise<string>
 }
 
+/** What `createHttpTransport` takes: the server, the identity and its bearer token. */
 export interface HttpTransportOptions {
   /**
    * The server's base URL, such as `https://sync.example.com` or `https://example.com/sync` (a path
