@@ -70,15 +70,36 @@ export async function devicesRound(options: DevicesOptions): Promise<DevicesRepo
     const endpoint = `http://127.0.0.1:${proxy.port}`
     const { identityId, sessionToken } = await guest(server.url)
     const timeoutMs = options.requestTimeoutMs ?? 3000
-    // Apps give fetch a deadline; without one a dropped request would wait forever.
-    const fetchWithDeadline: FetchLike = (url, init) =>
-      fetch(url, {
-        ...init,
-        signal:
-          init.signal === undefined
-            ? AbortSignal.timeout(timeoutMs)
-            : AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]),
-      })
+    // Apps give fetch a deadline; without one a dropped request would wait forever. The deadline
+    // is a timer of its own, held until the body has been read: on Node 20 a signal made with
+    // AbortSignal.any over AbortSignal.timeout can be collected before it fires, and the request
+    // then hangs.
+    const fetchWithDeadline: FetchLike = async (url, init) => {
+      const controller = new AbortController()
+      const timer = setTimeout(
+        () => controller.abort(new DOMException('the request took too long', 'TimeoutError')),
+        timeoutMs,
+      )
+      const outer = init.signal
+      const forward = () => controller.abort(outer?.reason)
+      outer?.addEventListener('abort', forward, { once: true })
+      const done = () => {
+        clearTimeout(timer)
+        outer?.removeEventListener('abort', forward)
+      }
+      try {
+        const response = await fetch(url, { ...init, signal: controller.signal })
+        return {
+          ok: response.ok,
+          status: response.status,
+          headers: response.headers,
+          text: () => response.text().finally(done),
+        }
+      } catch (error) {
+        done()
+        throw error
+      }
+    }
     const openManager = (storage: StorageAdapter) =>
       createSyncManager({
         identityPoolId: POOL,

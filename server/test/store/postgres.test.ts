@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import Database from 'better-sqlite3'
 import pg from 'pg'
 import { resolveLimits } from 'pushsync/core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -20,6 +24,7 @@ import {
   POSTGRES_SCHEMA_VERSION,
   type PostgresStoreOptions,
 } from '../../src/store/postgres.js'
+import { openSqliteStore } from '../../src/store/sqlite.js'
 import { CLAIM_LOCK_SPACE } from '../../src/store/sql/statements.js'
 import type { OperationContext } from '../../src/sync/context.js'
 import { updateRecords } from '../../src/sync/update-records.js'
@@ -690,6 +695,37 @@ describe.skipIf(unreachable !== undefined)('PostgreSQL', () => {
           await Promise.all([a.close(), b.close()])
         }
       })
+    })
+
+    it('has the tables and columns of the SQLite store, one schema for both', async () => {
+      const { schema, config } = await newSchema()
+      await (await openIn(config)).close()
+      const columns = await rawRows(
+        `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = $1`,
+        [schema],
+      )
+      const onPostgres = columns.map((row) => `${String(row.table_name)}.${String(row.column_name)}`).sort()
+      // The SQLite store's own migrations, on a file of its own.
+      const file = join(mkdtempSync(join(tmpdir(), 'pushsync-parity-')), 'parity.db')
+      await openSqliteStore(file).close()
+      const raw = new Database(file, { readonly: true })
+      try {
+        const tables = raw
+          .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+          .all()
+          .map((row) => row.name)
+        const onSqlite = tables
+          .flatMap((table) =>
+            raw
+              .prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${table}')`)
+              .all()
+              .map((column) => `${table}.${column.name}`),
+          )
+          .sort()
+        expect(onPostgres).toEqual(onSqlite)
+      } finally {
+        raw.close()
+      }
     })
 
     describe('openStore', () => {
