@@ -24,8 +24,8 @@ import {
   POSTGRES_SCHEMA_VERSION,
   type PostgresStoreOptions,
 } from '../../src/store/postgres.js'
-import { openSqliteStore } from '../../src/store/sqlite.js'
 import { CLAIM_LOCK_SPACE } from '../../src/store/sql/statements.js'
+import { openSqliteStore } from '../../src/store/sqlite.js'
 import type { OperationContext } from '../../src/sync/context.js'
 import { updateRecords } from '../../src/sync/update-records.js'
 import { ADMIN_URL, postgresUnreachable, testDatabase } from '../helpers/postgres.js'
