@@ -1,11 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http'
+import { createServer, type IncomingHttpHeaders } from 'node:http'
+import { createServer as createHttp2Server, type Http2Session } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { checkSignature } from './sigv4.js'
 
@@ -175,19 +170,38 @@ export interface FakeServer {
   close(): Promise<void>
 }
 
-/** An HTTP server on 127.0.0.1 answering with `handle`; a thrown error is a 500. */
+/**
+ * An HTTP server on 127.0.0.1 answering with `handle`; a thrown error is a 500. `http2`: cleartext
+ * HTTP/2, as the AWS SDK's Kinesis client speaks it (Kinesis serves HTTP/2), with `:authority` read
+ * as the `host` the request was signed with.
+ */
 export async function serveFake(
   handle: (request: FakeRequest) => Promise<FakeResponse> | FakeResponse,
   log: Array<{ action: string; status: number }>,
+  options: { readonly http2?: boolean } = {},
 ): Promise<FakeServer> {
-  const server: Server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  type Incoming = {
+    method?: string | undefined
+    url?: string | undefined
+    headers: IncomingHttpHeaders
+    on(event: 'data', listener: (chunk: Buffer) => void): unknown
+    on(event: 'end', listener: () => void): unknown
+  }
+  type Outgoing = {
+    writeHead(status: number, headers: Record<string, string>): unknown
+    end(body: string | Buffer): unknown
+  }
+  const listener = (request: Incoming, response: Outgoing) => {
     const chunks: Buffer[] = []
     request.on('data', (chunk: Buffer) => chunks.push(chunk))
     request.on('end', () => {
+      const headers = { ...request.headers }
+      if (headers.host === undefined && typeof headers[':authority'] === 'string')
+        headers.host = headers[':authority']
       const fake = {
         method: request.method ?? 'GET',
         url: request.url ?? '/',
-        headers: request.headers,
+        headers,
         body: Buffer.concat(chunks),
       }
       Promise.resolve()
@@ -198,6 +212,12 @@ export async function serveFake(
           response.end(answer.body)
         })
     })
+  }
+  const sessions = new Set<Http2Session>()
+  const server = options.http2 === true ? createHttp2Server(listener) : createServer(listener)
+  server.on('session', (session: Http2Session) => {
+    sessions.add(session)
+    session.on('close', () => sessions.delete(session))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
@@ -206,7 +226,8 @@ export async function serveFake(
     log,
     close: () =>
       new Promise<void>((resolve) => {
-        server.closeAllConnections()
+        if ('closeAllConnections' in server) server.closeAllConnections()
+        for (const session of sessions) session.destroy()
         server.close(() => resolve())
       }),
   }

@@ -192,29 +192,33 @@ export async function startFakeKinesis(account: FakeAccount): Promise<FakeKinesi
     }
   }
 
-  const server = await serveFake((request) => {
-    const target = String(request.headers['x-amz-target'] ?? '')
-    const action = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : 'Unknown'
-    const answer = (() => {
-      if (
-        request.method !== 'POST' ||
-        request.url !== '/' ||
-        request.headers['content-type'] !== 'application/x-amz-json-1.1'
-      )
-        return error(400, 'UnknownOperationException', 'Not a Kinesis JSON 1.1 request')
-      const caller = account.authenticate(request, 'kinesis', `kinesis:${action}`)
-      if (!caller.ok) return error(400, AUTH_ERRORS[caller.code] ?? caller.code, caller.message)
-      let input: Record<string, unknown>
-      try {
-        input = JSON.parse(request.body.toString('utf8')) as Record<string, unknown>
-      } catch {
-        return error(400, 'SerializationException', 'The body is not JSON')
-      }
-      return handle(action, input, caller.region, caller.roleArn)
-    })()
-    log.push({ action, status: answer.status })
-    return answer
-  }, log)
+  const server = await serveFake(
+    (request) => {
+      const target = String(request.headers['x-amz-target'] ?? '')
+      const action = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : 'Unknown'
+      const answer = (() => {
+        if (
+          request.method !== 'POST' ||
+          request.url !== '/' ||
+          request.headers['content-type'] !== 'application/x-amz-json-1.1'
+        )
+          return error(400, 'UnknownOperationException', 'Not a Kinesis JSON 1.1 request')
+        const caller = account.authenticate(request, 'kinesis', `kinesis:${action}`)
+        if (!caller.ok) return error(400, AUTH_ERRORS[caller.code] ?? caller.code, caller.message)
+        let input: Record<string, unknown>
+        try {
+          input = JSON.parse(request.body.toString('utf8')) as Record<string, unknown>
+        } catch {
+          return error(400, 'SerializationException', 'The body is not JSON')
+        }
+        return handle(action, input, caller.region, caller.roleArn)
+      })()
+      log.push({ action, status: answer.status })
+      return answer
+    },
+    log,
+    { http2: true },
+  )
 
   return {
     ...server,

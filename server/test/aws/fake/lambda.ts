@@ -83,7 +83,7 @@ export async function startFakeLambda(account: FakeAccount): Promise<FakeLambda>
       } catch {
         return error(400, 'InvalidRequestContentException', 'Could not parse request body into json')
       }
-      invocations.push({ arn, event, caller: caller.arn })
+      invocations.push({ arn, event: structuredClone(event), caller: caller.arn })
       const headers = {
         'content-type': 'application/json',
         'x-amz-executed-version': '$LATEST',

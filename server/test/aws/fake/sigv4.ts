@@ -44,7 +44,7 @@ function canonicalQuery(rawQuery: string): string {
 }
 
 const AUTHORIZATION =
-  /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/
+  /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;:-]+), ?Signature=([0-9a-f]{64})$/
 
 /**
  * Checks a request's signature with the secret `secretFor` finds for its key; the error codes are
@@ -73,9 +73,11 @@ export function checkSignature(
       message: 'The security token included in the request is invalid.',
     }
   const signed = (signedList as string).split(';')
-  for (const required of ['host', 'x-amz-date'])
-    if (!signed.includes(required))
-      return { ok: false, code: 'IncompleteSignature', message: `${required} is not signed` }
+  // Over HTTP/2 the host travels as `:authority`, and is signed under that name.
+  if (!signed.includes('host') && !signed.includes(':authority'))
+    return { ok: false, code: 'IncompleteSignature', message: 'host is not signed' }
+  if (!signed.includes('x-amz-date'))
+    return { ok: false, code: 'IncompleteSignature', message: 'x-amz-date is not signed' }
   const amzDate = String(request.headers['x-amz-date'] ?? '')
   const stamp = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate)
   if (stamp === null || amzDate.slice(0, 8) !== day)
