@@ -1,4 +1,5 @@
 import { type CliSettings, parseCliSettings, USAGE, UsageError } from './cli-args.js'
+import { importCommand } from './import/command.js'
 import { createLogger } from './ops/logger.js'
 import { createSyncServer, type SyncServer } from './server.js'
 import { redactDatabaseUrl } from './store/index.js'
@@ -11,11 +12,18 @@ import { redactDatabaseUrl } from './store/index.js'
  * What keeps it from starting is one plain line on stderr, for the person at the terminal: settings
  * that cannot be used (all of them named, exit code 2), a port in use (exit code 2), a database it
  * cannot open (exit code 1).
+ *
+ * `pushsync-server import ...` loads Cognito Streams records instead (import/command.ts).
  */
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2)
+  if (argv[0] === 'import') {
+    process.exitCode = await importCommand(argv.slice(1), process.env, process.stdout, process.stderr)
+    return
+  }
   let settings: CliSettings | 'help'
   try {
-    settings = parseCliSettings(process.argv.slice(2), process.env)
+    settings = parseCliSettings(argv, process.env)
   } catch (error) {
     if (!(error instanceof UsageError)) throw error
     fail(2, `${error.message}\n(pushsync-server --help lists every setting)`)

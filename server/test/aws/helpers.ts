@@ -22,7 +22,7 @@ export const ADMIN = { accessKeyId: 'AKIDADMINAWS0001', secretAccessKey: 'admin-
 /** A new SQLite file in a directory of its own. */
 export const tempDb = () => join(mkdtempSync(join(tmpdir(), 'pushsync-aws-')), 'pushsync.db')
 
-/** The real server, in this process, with AWS on and a SQLite file. */
+/** The real server, in this process, with AWS on (unless `aws` is given) and a SQLite file. */
 export async function startServer(options: Partial<SyncServerOptions> = {}) {
   const server: SyncServer = await createSyncServer({
     db: tempDb(),
