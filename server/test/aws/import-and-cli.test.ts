@@ -37,7 +37,13 @@ afterAll(async () => {
   restoreEnv?.()
 })
 
-const summary = (records: ReadonlyArray<{ Key?: string; Value?: string; SyncCount?: number }> = []) =>
+const summary = (
+  records: ReadonlyArray<{
+    Key?: string | undefined
+    Value?: string | undefined
+    SyncCount?: number | undefined
+  }> = [],
+) =>
   records
     .map((r) => [r.Key, r.Value ?? null, r.SyncCount])
     .sort((a, b) => String(a[0]).localeCompare(String(b[0])))
