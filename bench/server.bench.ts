@@ -18,7 +18,7 @@
  * the bench's own is created there and dropped at the end.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -258,7 +258,34 @@ async function listBench(url: string, concurrency: number, requests: number) {
  * ListRecords, each write uses the SyncSessionToken the previous answer carried: one round trip per
  * write, as a current device syncs.
  */
-async function writersBench(label: string, urls: readonly string[], writers: number, perWriter: number) {
+/** CPU seconds (user + system) used so far by the processes named `name` (`postgres`, `node`...). */
+function cpuSecondsOf(filter: (pid: number, command: string) => boolean): number {
+  let ticks = 0
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry)
+    if (!Number.isInteger(pid)) continue
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      if (!filter(pid, command)) continue
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      ticks += Number(fields[11]) + Number(fields[12])
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return ticks / 100
+}
+
+const postgresCpu = () => cpuSecondsOf((_, command) => command === 'postgres')
+
+async function writersBench(
+  label: string,
+  urls: readonly string[],
+  writers: number,
+  perWriter: number,
+  serverPids: readonly number[] = [],
+) {
   const clients = await Promise.all(
     Array.from({ length: writers }, (_, i) => newClient(urls[i % urls.length] ?? '')),
   )
@@ -267,6 +294,8 @@ async function writersBench(label: string, urls: readonly string[], writers: num
     const url = urls[i % urls.length] ?? ''
     state.set(client, { url, token: await sessionToken(url, client, 'writes', 0), count: 0 })
   }
+  const serversCpu = () => cpuSecondsOf((pid) => serverPids.includes(pid))
+  const cpuBefore = { postgres: postgresCpu(), servers: serversCpu() }
   await measure(label, clients, perWriter, async (client, i) => {
     const own = state.get(client)
     if (own === undefined) throw new Error('no state')
@@ -287,6 +316,13 @@ async function writersBench(label: string, urls: readonly string[], writers: num
     own.token = result.SyncSessionToken
     own.count = result.Records[0]?.SyncCount ?? 0
   })
+  // What one write costs the database and the server processes, in CPU: writes per core-second.
+  const writes = writers * perWriter
+  const postgres = postgresCpu() - cpuBefore.postgres
+  const servers = serversCpu() - cpuBefore.servers
+  console.log(
+    `${''.padEnd(44)} CPU per 1,000 writes: server processes ${((servers / writes) * 1000).toFixed(2)} s${postgres > 0.05 ? `, PostgreSQL ${((postgres / writes) * 1000).toFixed(2)} s (${(writes / postgres).toFixed(0)} writes per PostgreSQL core-second)` : ''}`,
+  )
 }
 
 /** A PostgreSQL database of the bench's own, dropped by `drop`. */
@@ -314,7 +350,9 @@ const WRITES_PER_WRITER = 150
 async function writersSection(): Promise<void> {
   const sqlite = await startServer()
   try {
-    await writersBench('16 writers, SQLite file', [sqlite.url], WRITERS, WRITES_PER_WRITER)
+    await writersBench('16 writers, SQLite file', [sqlite.url], WRITERS, WRITES_PER_WRITER, [
+      sqlite.child.pid ?? 0,
+    ])
   } finally {
     sqlite.child.kill('SIGTERM')
     rmSync(sqlite.dir, { recursive: true, force: true })
@@ -330,6 +368,7 @@ async function writersSection(): Promise<void> {
         servers.map((server) => server.url),
         WRITERS,
         WRITES_PER_WRITER,
+        servers.map((server) => server.child.pid ?? 0),
       )
     } finally {
       for (const server of servers) {

@@ -25,8 +25,8 @@ describe('chaos, a short round', () => {
       label: 'SQLite file',
       processes: 1,
       writers: 4,
-      durationMs: 3000,
-      killEveryMs: [700, 1200],
+      kills: 2,
+      killEveryMs: [500, 1000],
     })
     expect(report.kills).toBeGreaterThanOrEqual(1)
     expect(report.acknowledged).toBeGreaterThan(0)
@@ -52,8 +52,8 @@ describe('chaos, a short round', () => {
         label: 'PostgreSQL',
         processes: 2,
         writers: 4,
-        durationMs: 3000,
-        killEveryMs: [700, 1200],
+        kills: 2,
+        killEveryMs: [500, 1000],
       })
       expect(report.kills).toBeGreaterThanOrEqual(1)
       expect(report.acknowledged).toBeGreaterThan(0)

@@ -20,8 +20,9 @@ export interface WritersOptions {
   /** Server processes sharing the database (PostgreSQL only for more than one). */
   readonly processes: number
   readonly writers: number
-  readonly durationMs: number
-  /** A process is killed every so often: a time drawn from this range, in milliseconds. */
+  /** Kill cycles (SIGKILL, then a start on the same port and database); the writers stop after the last. */
+  readonly kills: number
+  /** Time between a restart and the next kill: drawn from this range, in milliseconds. */
   readonly killEveryMs: readonly [number, number]
 }
 
@@ -93,7 +94,7 @@ export async function writersRound(options: WritersOptions): Promise<WritersRepo
     const writers = await Promise.all(
       Array.from({ length: options.writers }, () => newWriter(servers[0]?.url ?? '')),
     )
-    const stopAt = Date.now() + options.durationMs
+    let stopped = false
     let unanswered = 0
     let kills = 0
 
@@ -104,7 +105,7 @@ export async function writersRound(options: WritersOptions): Promise<WritersRepo
 
     const write = async (writer: Writer, index: number) => {
       let token: string | undefined
-      for (let n = 0; Date.now() < stopAt; ) {
+      for (let n = 0; !stopped; ) {
         const url = liveUrl()
         if (url === undefined) {
           await sleep(20)
@@ -148,15 +149,17 @@ export async function writersRound(options: WritersOptions): Promise<WritersRepo
 
     const killer = async () => {
       const [min, max] = options.killEveryMs
-      for (;;) {
+      while (kills < options.kills) {
         await sleep(min + Math.random() * (max - min))
-        if (Date.now() >= stopAt) return
         const victim = servers[kills % servers.length]
-        if (victim === undefined) return
+        if (victim === undefined) break
         await victim.kill()
         kills++
         await victim.start()
       }
+      // A last stretch of writes against the processes as they came back.
+      await sleep(max)
+      stopped = true
     }
 
     await Promise.all([...writers.map((writer, index) => write(writer, index)), killer()])
