@@ -81,6 +81,29 @@ describe.skipIf(skipBrowserTests)('the React guide’s settings app in Chromium'
     for (const app of apps) await expect.poll(() => app.status(), PUSH_WAIT).toBe('in sync')
   }
 
+  /** A dataset as the server holds it, read by a device in Node with the identity's token. */
+  const onServer = async (identity: { identityId: string; token: string }, dataset: string) => {
+    const { identityId, token } = identity
+    const node = createSyncManager({
+      identityPoolId: POOL,
+      identityId,
+      storage: createMemoryStorage(),
+      transport: createHttpTransport({
+        endpoint: server.url,
+        identityPoolId: POOL,
+        identityId,
+        getToken: () => token,
+      }),
+    })
+    try {
+      const handle = await node.openOrCreateDataset(dataset)
+      await handle.synchronize()
+      return { ...(await handle.getAll()) }
+    } finally {
+      await node.close()
+    }
+  }
+
   it('shows an edit made on one device on the other, by push: strings and typed values', async () => {
     const { identityId, token } = await server.newIdentity()
     const { app: a } = await openDevice(identityId)
@@ -106,25 +129,12 @@ describe.skipIf(skipBrowserTests)('the React guide’s settings app in Chromium'
     await inSync(a, b)
 
     // On the wire, a client without the schema (here in Node) reads the JSON text.
-    const node = createSyncManager({
-      identityPoolId: POOL,
-      identityId,
-      storage: createMemoryStorage(),
-      transport: createHttpTransport({
-        endpoint: server.url,
-        identityPoolId: POOL,
-        identityId,
-        getToken: () => token,
-      }),
-    })
-    const notifications = await node.openOrCreateDataset('notifications')
-    await notifications.synchronize()
-    expect(await notifications.getAll()).toEqual({ email: 'true' })
-    await node.close()
+    expect(await onServer({ identityId, token }, 'notifications')).toEqual({ email: 'true' })
   })
 
   it('shows an offline edit as pending, and the conflict it meets when it comes back', async () => {
-    const { identityId } = await server.newIdentity()
+    const identity = await server.newIdentity()
+    const { identityId } = identity
     const { app: a } = await openDevice(identityId)
     const { app: b, context: bNetwork } = await openDevice(identityId)
     await inSync(a, b)
@@ -135,16 +145,16 @@ describe.skipIf(skipBrowserTests)('the React guide’s settings app in Chromium'
     await expect.poll(() => b.status()).toBe('offline · 1 pending')
     expect(await b.theme()).toBe('sepia')
 
-    // Meanwhile the other device changes the same setting, later.
+    // Meanwhile the other device changes the same setting, later, and the server has it.
     await a.chooseTheme('dark')
+    await expect.poll(() => onServer(identity, 'settings'), PUSH_WAIT).toEqual({ theme: 'dark' })
     await inSync(a)
     expect(await b.alert().count()).toBe(0)
 
     // Back online: the pending change goes out by itself, meets the other one, and the later wins.
     await bNetwork.setOffline(false)
-    await expect
-      .poll(() => b.alert().textContent(), PUSH_WAIT)
-      .toContain('Changed on another device at the same time: theme.')
+    await expect.poll(() => b.alert().count(), PUSH_WAIT).toBe(1)
+    expect(await b.alert().textContent()).toContain('Changed on another device at the same time: theme.')
     await inSync(b)
     await expect.poll(() => b.theme(), PUSH_WAIT).toBe('dark')
     expect(await a.theme()).toBe('dark')
