@@ -349,7 +349,9 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   // Started at once: rows a previous run committed but did not deliver go out after a restart. Without
   // senders it stays idle, so such rows wait for a run that can deliver them instead of being dropped.
   if (pushSenders.length > 0) dispatcher.start()
-  streams.start()
+  // Records an earlier run left go out at once where streaming is set up (AWS, or a sink of the
+  // embedder's); otherwise with the first change, so a server that never streams never reads them.
+  if (aws !== undefined || options.streamSink !== undefined) streams.start()
   const fetch = async (request: Request) => app.fetch(request)
   // On Node the handler also gets the raw request, so bodies are read without a web Request copy.
   const nodeFetch = async (request: Request, env: unknown) => app.fetch(request, env)

@@ -54,7 +54,7 @@ export interface StreamStats {
 }
 
 export interface StreamDispatcher {
-  /** The `afterCommit` side of the stream outbox: a committed change is sent at once. */
+  /** The `afterCommit` side of the stream outbox: a committed change is sent at once (and starts it). */
   readonly listener: ChangeListener
   start(): void
   stop(): Promise<void>
@@ -216,13 +216,17 @@ export function createStreamDispatcher(options: {
     if (started && !stopped) void tick()
   }
 
+  const start = () => {
+    if (started || stopped) return
+    started = true
+    void tick()
+  }
+
   return {
-    listener: { afterCommit: () => kick() },
-    start() {
-      if (started || stopped) return
-      started = true
-      void tick()
-    },
+    // A dispatcher not started yet starts with the first committed change: what an earlier run left
+    // goes out then, with the rest.
+    listener: { afterCommit: () => (started ? kick() : start()) },
+    start,
     async stop() {
       stopped = true
       if (timer !== undefined) clearTimeout(timer)
