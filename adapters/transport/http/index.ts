@@ -28,7 +28,7 @@ import {
   readRegisterDeviceAnswer,
   readUpdateRecordsResult,
 } from '../../../src/core/wire.js'
-import { SyncError } from '../../../src/errors.js'
+import { isSyncError, SyncError } from '../../../src/errors.js'
 
 /**
  * The part of `fetch` this transport uses. The global `fetch` of browsers, Node, Deno, Bun and
@@ -106,7 +106,14 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
     try {
       token = await getToken()
     } catch (error) {
-      return fail({ kind: 'auth', message: `getToken failed: ${describeError(error)}` })
+      // A sign-in that could not reach its server (pushsync/session offline) is the network's
+      // failure, to be retried, not a refusal of credentials.
+      const offline = isSyncError(error, 'TRANSPORT_OFFLINE')
+      return fail({
+        kind: offline ? 'offline' : 'auth',
+        message: `getToken failed: ${describeError(error)}`,
+        ...(offline ? { cause: error } : {}),
+      })
     }
     if (typeof token !== 'string') {
       return fail({ kind: 'auth', message: `getToken returned ${typeof token}, not a string` })

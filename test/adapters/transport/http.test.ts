@@ -6,7 +6,7 @@ import {
   type HttpTransportOptions,
 } from '../../../adapters/transport/http/index.js'
 import { createSyncServer } from '../../../server/src/server.js'
-import { isSyncError } from '../../../src/errors.js'
+import { isSyncError, SyncError } from '../../../src/errors.js'
 import { runTransportConformance } from '../../../src/testing/index.js'
 import { closedUrl, newIdentity, POOL, type RunningSyncServer, startSyncServer } from './sync-server.js'
 
@@ -386,6 +386,13 @@ describe('createHttpTransport', () => {
       },
     })
     expect(await throwing.listDatasets()).toMatchObject({ ok: false, failure: { kind: 'auth' } })
+    // A sign-in that could not reach its server is offline, to be retried, not refused.
+    const unreachable = transportWith(fetch, {
+      getToken: async () => {
+        throw new SyncError('TRANSPORT_OFFLINE', 'GetCredentialsForIdentity: the server could not be reached')
+      },
+    })
+    expect(await unreachable.listDatasets()).toMatchObject({ ok: false, failure: { kind: 'offline' } })
     expect(sent).toEqual([])
   })
 
