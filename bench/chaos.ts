@@ -60,7 +60,16 @@ async function postgresDatabase(): Promise<{ url: string; drop(): Promise<void> 
 function engineModel(): Promise<{ passed: boolean; seconds: number; summary: string }> {
   const started = performance.now()
   return new Promise((resolve) => {
-    const child = spawn('npx', ['vitest', 'run', '--project', 'node', 'test/engine/engine.model.test.ts'], {
+    // 10,000 runs of a property take minutes on a small machine: more than a test's usual minute.
+    const args = [
+      'vitest',
+      'run',
+      '--project',
+      'node',
+      '--testTimeout=1800000',
+      'test/engine/engine.model.test.ts',
+    ]
+    const child = spawn('npx', args, {
       env: { ...process.env, PUSHSYNC_FC_RUNS: quick ? '1000' : '10000' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
