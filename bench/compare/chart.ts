@@ -8,8 +8,8 @@ import { formatMs } from './stats.js'
 import type { Row } from './table.js'
 import type { Group, Library } from './workload.js'
 
-const WIDTH = 960
-const LABEL_WIDTH = 360
+const WIDTH = 1000
+const LABEL_WIDTH = 390
 const BAR_AREA = 470
 const ROW_HEIGHT = 30
 const BAR_HEIGHT = 10
@@ -47,7 +47,12 @@ function text(x: number, y: number, content: string, attributes = ''): string {
   return `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attributes}>${escapeXml(content)}</text>`
 }
 
-export function renderChart(rows: readonly Row[], machine: Machine, heading: string): string {
+export function renderChart(
+  rows: readonly Row[],
+  machine: Machine,
+  heading: string,
+  loadAtEnd: number,
+): string {
   const parts: string[] = []
   let y = 34
   parts.push(text(16, y, heading, 'font-size="18" font-weight="600" fill="#111"'))
@@ -124,7 +129,8 @@ export function renderChart(rows: readonly Row[], machine: Machine, heading: str
     y = plotBottom + 18
   }
   y += 26
-  for (const line of machineLines(machine)) {
+  const [where, versions] = machineLines(machine)
+  for (const line of [`${where}, ${loadAtEnd.toFixed(2)} at the end`, versions]) {
     parts.push(text(16, y, line, 'font-size="11" fill="#555"'))
     y += 15
   }

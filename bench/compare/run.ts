@@ -119,8 +119,12 @@ try {
   console.log()
   console.log(renderTable(rows))
   console.log()
-  console.log(`load average at end ${loadavg()[0]?.toFixed(2)}`)
-  writeFileSync(CHART, renderChart(rows, machine, 'pushsync, RxDB and PouchDB in Node on loopback'))
+  const loadAtEnd = loadavg()[0] ?? Number.NaN
+  console.log(`load average at end ${loadAtEnd.toFixed(2)}`)
+  writeFileSync(
+    CHART,
+    renderChart(rows, machine, 'pushsync, RxDB and PouchDB in Node on loopback', loadAtEnd),
+  )
   console.log(`chart written to ${CHART}`)
 } finally {
   for (const probe of probes) await probe.close().catch(() => {})
