@@ -345,7 +345,7 @@ async function benchDatabase(): Promise<{ url: string; drop(): Promise<void> }> 
 }
 
 const WRITERS = 16
-const WRITES_PER_WRITER = 150
+const WRITES_PER_WRITER = 400
 
 async function writersSection(): Promise<void> {
   const sqlite = await startServer()
