@@ -65,6 +65,8 @@ interface DeviceRow {
   /** Resolves B's clock reading when it held `key`. */
   seen(key: string): Promise<number>
   readonly samples: number[]
+  /** A's clock reading when each measured write started. */
+  readonly starts: number[]
   readonly countsA: StorageCounts[]
   readonly countsB: StorageCounts[]
 }
@@ -80,6 +82,7 @@ async function sampleOnce(row: DeviceRow, key: string, measured: boolean): Promi
   const [a, b] = await Promise.all([takeCounts(row.a), takeCounts(row.b)])
   if (!measured) return
   row.samples.push(seen - started)
+  row.starts.push(started)
   row.countsA.push(a)
   row.countsB.push(b)
 }
@@ -105,6 +108,7 @@ function benchPageRow(label: string, a: Page, b: Page): DeviceRow {
       return (await handle.jsonValue()) as number
     },
     samples: [],
+    starts: [],
     countsA: [],
     countsB: [],
   }
@@ -132,6 +136,7 @@ function appPageRow(label: string, a: Page, b: Page): DeviceRow {
       return (await handle.jsonValue()) as number
     },
     samples: [],
+    starts: [],
     countsA: [],
     countsB: [],
   }
@@ -139,13 +144,32 @@ function appPageRow(label: string, a: Page, b: Page): DeviceRow {
 
 const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length
 function describeCounts(counts: StorageCounts[]): string {
-  const of = (field: keyof StorageCounts) => mean(counts.map((c) => c[field]))
+  const of = (field: Exclude<keyof StorageCounts, 'timeline'>) => mean(counts.map((c) => c[field]))
   const parts = [
     `${of('transactions').toFixed(1)} IDB tx (${of('readwrite').toFixed(1)} rw)`,
     `${of('requests').toFixed(1)} IDB req`,
   ]
   if (of('localStorage') > 0) parts.push(`${of('localStorage').toFixed(1)} localStorage calls`)
   return parts.join(', ')
+}
+
+/**
+ * The write of a row closest to its median, as one timeline of both devices: what A did, what B
+ * did, from the call of the write on A (ms).
+ */
+function medianTimeline(row: DeviceRow): string[] {
+  const { p50 } = summarize(row.samples)
+  let index = 0
+  row.samples.forEach((ms, i) => {
+    if (Math.abs(ms - p50) < Math.abs((row.samples[index] as number) - p50)) index = i
+  })
+  const start = row.starts[index] as number
+  const events = [
+    ...(row.countsA[index]?.timeline ?? []).map(([at, what]) => [at, `A  ${what}`] as const),
+    ...(row.countsB[index]?.timeline ?? []).map(([at, what]) => [at, `B  ${what}`] as const),
+    [start + (row.samples[index] as number), 'B  listener has the key'] as const,
+  ].sort((x, y) => x[0] - y[0])
+  return events.map(([at, what]) => `      ${(at - start).toFixed(1).padStart(6)} ms  ${what}`)
 }
 
 const servers: ServerProcess[] = []
@@ -271,6 +295,13 @@ try {
   for (const row of rows) {
     report(row.label, row.samples)
     console.log(`    A: ${describeCounts(row.countsA)};  B: ${describeCounts(row.countsB)}`)
+  }
+  console.log(
+    '\nthe write closest to the median of each row, both devices on one clock (until the next write)',
+  )
+  for (const row of rows) {
+    console.log(`  ${row.label}:`)
+    for (const line of medianTimeline(row)) console.log(line)
   }
 
   const profile = await newProfile(browser)
