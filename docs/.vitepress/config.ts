@@ -76,6 +76,7 @@ export default defineConfig({
           { text: 'Operations', link: '/server/operations' },
           { text: 'Deployment', link: '/server/deployment' },
           { text: 'SQLite and PostgreSQL', link: '/server/storage' },
+          { text: 'Scaling', link: '/server/scaling' },
         ],
       },
       { text: 'Migrating from Cognito Sync', link: '/migrating' },
