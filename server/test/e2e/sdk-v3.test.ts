@@ -322,12 +322,12 @@ describe('AWS SDK v3 clients against pushsync-server', () => {
     await admin.send(
       new SetCognitoEventsCommand({
         IdentityPoolId: identityPoolId,
-        Events: { SyncTrigger: 'http://127.0.0.1:9/hook' },
+        Events: { SyncTrigger: 'https://trigger.example.com/hook' },
       }),
     )
     expect(
       (await admin.send(new GetCognitoEventsCommand({ IdentityPoolId: identityPoolId }))).Events,
-    ).toEqual({ SyncTrigger: 'http://127.0.0.1:9/hook' })
+    ).toEqual({ SyncTrigger: 'https://trigger.example.com/hook' })
     await admin.send(
       new SetCognitoEventsCommand({ IdentityPoolId: identityPoolId, Events: { SyncTrigger: '' } }),
     )
