@@ -86,7 +86,11 @@ describe('changes carried by pushes', () => {
             if (payloads.length === 0) break
             const update: PushSyncUpdate = reader.getPushSyncUpdate(payloads[index % payloads.length])
             await reader.handlePushSyncUpdate(update)
-            await settle(() => !onReader.getStatus().syncing)
+            // The sync a push calls for runs in the background queue: wait for the queue too.
+            await settle(() => {
+              const { background } = reader.getStatus()
+              return background.running === 0 && background.waiting === 0 && !onReader.getStatus().syncing
+            })
             const count = await onReader.getLastSyncCount()
             expect(count).toBeGreaterThanOrEqual(seen)
             seen = count

@@ -37,7 +37,7 @@ describe('device registration and subscriptions', () => {
     const device = server.device(identity)
     const ds = await device.openOrCreateDataset('subscribed')
     await expect(ds.subscribe()).rejects.toSatisfy((e) => isSyncError(e, 'DEVICE_NOT_REGISTERED'))
-    await device.registerDevice('WEBPUSH', '{"endpoint":"https://push.example/1"}')
+    await device.registerDevice('GCM', 'fcm-registration-token-1')
     // Not on the server yet: Cognito asks apps to sync once before subscribing.
     await expect(ds.subscribe()).rejects.toSatisfy((e) => isSyncError(e, 'TRANSPORT_NOT_FOUND'))
     await ds.put('k', 'v')
