@@ -80,6 +80,7 @@ export {
   type SyncResult,
   systemClock,
   type TypedDataset,
+  type WatchOptions,
 } from './engine/index.js'
 export {
   isSyncError,

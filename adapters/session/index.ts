@@ -220,13 +220,21 @@ export function createIdentitySession(options: IdentitySessionOptions): Identity
 }
 
 /**
+ * The two methods of the browser's `Storage` (`localStorage`) that an identity store needs, spelled
+ * out so that apps compiled without the DOM library (Node, React Native) can use this module.
+ */
+export interface KeyValueStorage {
+  getItem(key: string): string | null
+  setItem(key: string, value: string): void
+}
+
+/**
  * An {@link IdentityStore} in the browser's `localStorage` (or any object with its two methods),
  * under `key`.
  */
 export function localStorageIdentityStore(
   key = 'pushsync:identity-id',
-  storage: Pick<Storage, 'getItem' | 'setItem'> | undefined = (globalThis as { localStorage?: Storage })
-    .localStorage,
+  storage: KeyValueStorage | undefined = (globalThis as { localStorage?: KeyValueStorage }).localStorage,
 ): IdentityStore {
   if (storage === undefined)
     throw new SyncError('INVALID_ARGUMENT', 'there is no localStorage here: pass one')

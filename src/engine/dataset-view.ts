@@ -1,15 +1,27 @@
+import { isSyncError, SyncError } from '../errors.js'
 import type { EngineContext } from './context.js'
 
 /** A dataset's live values: a plain object with a null prototype (keys are data), frozen. */
 export type DatasetValues<TValue = string> = Readonly<Record<string, TValue>>
 
+/** Options of `Dataset.watch`. */
+export interface WatchOptions {
+  /**
+   * Called when the values could not be read from storage (`STORAGE_UNAVAILABLE`, or the error the
+   * storage adapter raised). The watch stays: the next committed change reads them again. Without
+   * it, the error goes to the manager's logger.
+   */
+  readonly onError?: (error: SyncError) => void
+}
+
 /** What a watcher of one key or of the whole dataset is told. */
-type Watcher =
+type Watcher = (
   | { readonly key: string; readonly listener: (value: string | undefined) => void }
   | {
       readonly key: undefined
       readonly listener: (values: DatasetValues) => void
     }
+) & { readonly onError: WatchOptions['onError'] | undefined }
 
 /**
  * The values of one dataset kept in memory while someone watches them, for reactive reads: a
@@ -29,6 +41,8 @@ export class DatasetView {
   private queue: Promise<void> = Promise.resolve()
   /** Bumped by `reset`: reads started before it must not land. */
   private generation = 0
+  /** A full read is queued and has not started. */
+  private fullReadQueued = false
 
   constructor(context: EngineContext, name: string) {
     this.context = context
@@ -48,7 +62,7 @@ export class DatasetView {
 
   watch(watcher: Watcher): () => void {
     this.watchers.add(watcher)
-    if (this.snapshot === undefined) this.enqueue(() => this.readAll()).catch(() => {})
+    if (this.snapshot === undefined) this.readAllSoon()
     return () => {
       this.watchers.delete(watcher)
       // Nobody listens: stop keeping the values; the next watcher reads them anew.
@@ -59,15 +73,49 @@ export class DatasetView {
   /** Records of `keys` changed (or the dataset went, when `keys` is undefined): read them again. */
   changed(keys: readonly string[] | undefined): void {
     if (this.snapshot === undefined && this.watchers.size === 0) return
-    this.enqueue(() =>
-      keys === undefined || this.snapshot === undefined ? this.readAll() : this.readKeys(keys),
-    ).catch(() => {})
+    if (keys === undefined || this.snapshot === undefined) this.readAllSoon()
+    else this.enqueue(() => this.readKeys(keys)).catch((error) => this.failed(error))
+  }
+
+  /**
+   * Queues a read of every value, unless one is queued and not started yet: that one will see
+   * whatever changed before it starts, so a second would only repeat it (or its failure).
+   */
+  private readAllSoon(): void {
+    if (this.fullReadQueued) return
+    this.fullReadQueued = true
+    this.enqueue(() => {
+      this.fullReadQueued = false
+      return this.readAll()
+    }).catch((error) => this.failed(error))
   }
 
   /** The identity changed or the data was wiped: read everything again if watched. */
   reset(): void {
     this.forget()
     if (this.watchers.size > 0) this.changed(undefined)
+  }
+
+  /**
+   * A read failed: the snapshot is now behind storage, so drop it (the next change reads everything
+   * again) and tell the watchers, who would otherwise wait for values that never come.
+   */
+  private failed(caught: unknown): void {
+    const error = isSyncError(caught)
+      ? caught
+      : new SyncError('STORAGE_UNAVAILABLE', `reading dataset "${this.name}" failed`, { cause: caught })
+    this.forget()
+    let told = false
+    for (const watcher of [...this.watchers]) {
+      if (watcher.onError === undefined) continue
+      told = true
+      try {
+        watcher.onError(error)
+      } catch (thrown) {
+        this.context.events.listenerFailed('watch error', thrown)
+      }
+    }
+    if (!told) this.context.events.warn(`[pushsync] watching dataset "${this.name}" failed`, error)
   }
 
   private forget(): void {
@@ -92,6 +140,8 @@ export class DatasetView {
   }
 
   private async readKeys(keys: readonly string[]): Promise<void> {
+    // A read before this one failed and dropped the values: these keys alone would not bring them back.
+    if (this.snapshot === undefined) return this.watchers.size > 0 ? this.readAll() : undefined
     const generation = this.generation
     const { storage, session } = this.context
     const rows = await storage.read((tx) =>

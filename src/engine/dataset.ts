@@ -3,7 +3,7 @@ import { SyncError, syncErrorFromFailure } from '../errors.js'
 import type { BackgroundWork } from './background.js'
 import type { EngineContext } from './context.js'
 import type { DatasetStatus } from './dataset-state.js'
-import type { DatasetValues } from './dataset-view.js'
+import type { DatasetValues, WatchOptions } from './dataset-view.js'
 import type { SyncResult } from './events.js'
 import { deleteLocally, writeLocally } from './local-writes.js'
 import { setSubscription } from './subscriptions.js'
@@ -38,10 +38,11 @@ export interface Dataset {
    * Calls `listener` with the dataset's values once they are read and after every committed change
    * (a local write, a sync, a pushed change, another tab's write); returns the function that stops
    * it. The values are a frozen object with a null prototype, the same object until the next change.
+   * A read that fails goes to `options.onError` (else the logger); the next change reads again.
    */
-  watch(listener: (values: DatasetValues) => void): () => void
+  watch(listener: (values: DatasetValues) => void, options?: WatchOptions): () => void
   /** Calls `listener` with the value of `key` once read and whenever it changes; undefined when absent. */
-  watch(key: string, listener: (value: string | undefined) => void): () => void
+  watch(key: string, listener: (value: string | undefined) => void, options?: WatchOptions): () => void
   /**
    * The values as of the last committed change, while something watches the dataset; undefined
    * before they were read. Stable between changes, as `useSyncExternalStore` needs.
@@ -132,17 +133,21 @@ export function createDataset({ context, runner, background }: DatasetServices, 
     synchronizeOnConnectivity: (options) => background.whenOnline(() => synchronize(options)),
     watch(
       keyOrListener: string | ((values: DatasetValues) => void),
-      keyListener?: (value: string | undefined) => void,
+      listenerOrOptions?: ((value: string | undefined) => void) | WatchOptions,
+      keyOptions?: WatchOptions,
     ) {
       session.assertOpen()
-      if (typeof keyOrListener === 'function')
-        return state().view.watch({ key: undefined, listener: keyOrListener })
-      if (typeof keyOrListener !== 'string' || typeof keyListener !== 'function') {
+      if (typeof keyOrListener === 'function') {
+        const onError = watchErrorHandler(listenerOrOptions as WatchOptions | undefined)
+        return state().view.watch({ key: undefined, listener: keyOrListener, onError })
+      }
+      if (typeof keyOrListener !== 'string' || typeof listenerOrOptions !== 'function') {
         throw new SyncError('INVALID_ARGUMENT', 'watch takes a listener, or a key and a listener')
       }
       const valid = validateKey(keyOrListener, context.limits)
       if (!valid.ok) throw syncErrorFromFailure(valid.failure)
-      return state().view.watch({ key: keyOrListener, listener: keyListener })
+      const onError = watchErrorHandler(keyOptions)
+      return state().view.watch({ key: keyOrListener, listener: listenerOrOptions, onError })
     },
     getSnapshot: () => state().view.current,
     subscribe: (...args: unknown[]) =>
@@ -159,4 +164,15 @@ export function createDataset({ context, runner, background }: DatasetServices, 
     getStatus: () => state().status,
     onStatus: (listener) => state().watch(listener),
   }
+}
+
+function watchErrorHandler(options: WatchOptions | undefined): WatchOptions['onError'] {
+  if (options === undefined) return undefined
+  if (typeof options !== 'object' || options === null) {
+    throw new SyncError('INVALID_ARGUMENT', 'watch options must be an object such as { onError }')
+  }
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new SyncError('INVALID_ARGUMENT', 'watch options: onError must be a function')
+  }
+  return options.onError
 }

@@ -129,7 +129,8 @@ type StoredListener = (event: never) => void
  */
 export class SyncEventEmitter {
   private readonly listeners = new Map<SyncEventName, Set<StoredListener>>()
-  private readonly warn: (message: string, error: unknown) => void
+  /** Sends a warning to the logger; a logger that throws is ignored. */
+  readonly warn: (message: string, error: unknown) => void
 
   constructor(logger?: Pick<Console, 'warn'>) {
     this.warn = (message, error) => {

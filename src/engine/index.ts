@@ -3,7 +3,7 @@ export { type Clock, systemClock } from './clock.js'
 export type { SyncHandlers } from './context.js'
 export type { Dataset } from './dataset.js'
 export type { DatasetStatus } from './dataset-state.js'
-export type { DatasetValues } from './dataset-view.js'
+export type { DatasetValues, WatchOptions } from './dataset-view.js'
 export type {
   DecidedBy,
   DefaultDecision,

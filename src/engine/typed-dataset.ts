@@ -1,6 +1,6 @@
 import { SyncError } from '../errors.js'
 import type { Dataset } from './dataset.js'
-import type { DatasetValues } from './dataset-view.js'
+import type { DatasetValues, WatchOptions } from './dataset-view.js'
 import type { SyncEventEmitter } from './events.js'
 import type { StandardIssue, StandardSchemaV1 } from './standard-schema.js'
 
@@ -24,9 +24,9 @@ export interface TypedDataset<TInput, TOutput = TInput>
   /** All or nothing. */
   putAll(values: Readonly<Record<string, TInput>>): Promise<void>
   /** As `Dataset.watch`, with the values the schema accepts. */
-  watch(listener: (values: DatasetValues<TOutput>) => void): () => void
+  watch(listener: (values: DatasetValues<TOutput>) => void, options?: WatchOptions): () => void
   /** As `Dataset.watch(key, ...)`; a refused value is told as undefined and announced by `valueInvalid`. */
-  watch(key: string, listener: (value: TOutput | undefined) => void): () => void
+  watch(key: string, listener: (value: TOutput | undefined) => void, options?: WatchOptions): () => void
   /** As `Dataset.getSnapshot`, with the values the schema accepts. */
   getSnapshot(): DatasetValues<TOutput> | undefined
   /** The same dataset with its values as the JSON text stored and sent. */
@@ -149,42 +149,53 @@ export function createTypedDataset<TInput, TOutput>(
     },
     watch(
       keyOrListener: string | ((values: DatasetValues<TOutput>) => void),
-      keyListener?: (value: TOutput | undefined) => void,
+      listenerOrOptions?: ((value: TOutput | undefined) => void) | WatchOptions,
+      keyOptions?: WatchOptions,
     ) {
       if (typeof keyOrListener === 'function') {
         const listener = keyOrListener
         let latest: DatasetValues | undefined
-        return text.watch((values) => {
-          latest = values
-          decodeAll(values).then(
-            (typed) => {
-              // A newer change may have arrived while this one was checked: only the newest counts.
-              if (latest !== values) return
-              snapshot = { from: values, values: typed }
-              listener(typed)
+        return text.watch(
+          (values) => {
+            latest = values
+            decodeAll(values).then(
+              (typed) => {
+                // A newer change may have arrived while this one was checked: only the newest counts.
+                if (latest !== values) return
+                snapshot = { from: values, values: typed }
+                listener(typed)
+              },
+              (error: unknown) => events.listenerFailed('watch', error),
+            )
+          },
+          listenerOrOptions as WatchOptions | undefined,
+        )
+      }
+      const key = keyOrListener
+      if (typeof listenerOrOptions !== 'function') {
+        throw new SyncError('INVALID_ARGUMENT', 'watch takes a listener, or a key and a listener')
+      }
+      const listener = listenerOrOptions
+      let latest: string | undefined
+      return text.watch(
+        key,
+        (raw) => {
+          latest = raw
+          if (raw === undefined) {
+            listener(undefined)
+            return
+          }
+          decode(raw).then(
+            (result) => {
+              if (latest !== raw) return
+              if (!result.ok) reportInvalid(key, raw, result.issues)
+              listener(result.ok ? result.value : undefined)
             },
             (error: unknown) => events.listenerFailed('watch', error),
           )
-        })
-      }
-      const key = keyOrListener
-      const listener = keyListener as (value: TOutput | undefined) => void
-      let latest: string | undefined
-      return text.watch(key, (raw) => {
-        latest = raw
-        if (raw === undefined) {
-          listener(undefined)
-          return
-        }
-        decode(raw).then(
-          (result) => {
-            if (latest !== raw) return
-            if (!result.ok) reportInvalid(key, raw, result.issues)
-            listener(result.ok ? result.value : undefined)
-          },
-          (error: unknown) => events.listenerFailed('watch', error),
-        )
-      })
+        },
+        keyOptions,
+      )
     },
     getSnapshot() {
       const current = text.getSnapshot()

@@ -171,7 +171,19 @@ export class DatasetStore<TValue = string, THandle extends AnyDataset = Dataset>
       (handle) => {
         if (this.stopWatching !== undefined || this.listeners.size === 0) return
         try {
-          this.stopWatching = (handle as Dataset).watch(() => this.notify())
+          this.stopWatching = (handle as Dataset).watch(
+            () => {
+              // Values arrived: a read that failed before is behind us.
+              this.failure = undefined
+              this.notify()
+            },
+            {
+              onError: (error) => {
+                this.failure = error
+                this.notify()
+              },
+            },
+          )
         } catch (error) {
           // The manager was closed meanwhile: say so rather than load forever.
           this.failure = asSyncError(error, 'watching the dataset')

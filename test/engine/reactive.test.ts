@@ -4,7 +4,8 @@
  * between changes; `writeThrough` sends local writes by itself.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { DatasetValues, PushSource } from '../../src/index.js'
+import { createMemoryStorage } from '../../adapters/storage/memory/index.js'
+import type { DatasetValues, PushSource, SyncError } from '../../src/index.js'
 import { isSyncError } from '../../src/index.js'
 import { interceptTransport, startServer, type TestServer } from './harness.js'
 
@@ -114,6 +115,63 @@ describe('watch', () => {
     await vi.waitFor(() => expect(seen).toHaveLength(4))
     expect({ ...seen[3] }).toEqual({})
     expect(warn.mock.calls.some(([message]) => /watch listener threw/.test(String(message)))).toBe(true)
+    await phone.close()
+  })
+
+  it('tells a read that failed to onError (else the logger), and reads again at the next change', async () => {
+    const identity = await server.newIdentity()
+    const warn = vi.fn()
+    const memory = createMemoryStorage()
+    let readsFail = false
+    // The device's storage, whose reads fail while `readsFail` is set (a disk gone, a closed database).
+    const storage = new Proxy(memory, {
+      get(target, property, receiver) {
+        if (property === 'read') {
+          return (work: Parameters<typeof memory.read>[0]) =>
+            readsFail ? Promise.reject(new Error('disk gone')) : target.read(work)
+        }
+        return Reflect.get(target, property, receiver)
+      },
+    })
+    const phone = server.device(identity, { storage, logger: { warn } })
+    const ds = await phone.openOrCreateDataset('settings')
+    await ds.put('theme', 'dark')
+
+    readsFail = true
+    const errors: SyncError[] = []
+    const seen: DatasetValues[] = []
+    const keySeen: Array<string | undefined> = []
+    ds.watch((values) => void seen.push(values), { onError: (error) => void errors.push(error) })
+    ds.watch('theme', (value) => void keySeen.push(value))
+    // Both watchers started while nothing was read: one read, one failure.
+    await vi.waitFor(() => expect(errors).toHaveLength(1))
+    expect(errors[0]).toSatisfy((e) => isSyncError(e, 'STORAGE_UNAVAILABLE'))
+    expect(errors[0]?.cause).toEqual(new Error('disk gone'))
+    expect(seen).toEqual([])
+    expect(ds.getSnapshot()).toBeUndefined()
+    // The watcher without onError: its failure went to the logger, once per failed read.
+    expect(
+      warn.mock.calls.filter(([message]) => /watching dataset "settings" failed/.test(message)),
+    ).toHaveLength(0)
+
+    readsFail = false
+    await ds.put('theme', 'light')
+    await vi.waitFor(() => expect(seen).toHaveLength(1))
+    expect({ ...seen[0] }).toEqual({ theme: 'light' })
+    expect(keySeen).toEqual(['light'])
+
+    // Only watchers without onError: the logger hears of it.
+    const other = await phone.openOrCreateDataset('other')
+    await other.put('a', '1')
+    readsFail = true
+    other.watch(() => {})
+    await vi.waitFor(() =>
+      expect(warn.mock.calls.some(([message]) => /watching dataset "other" failed/.test(message))).toBe(true),
+    )
+    readsFail = false
+    expect(() => ds.watch(() => {}, 'onError' as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
     await phone.close()
   })
 

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
+import { createMemoryStorage } from '../../adapters/storage/memory/index.js'
 import { isLoadState, LOADING } from '../../src/react/dataset-store.js'
 import { textStore, typedStore } from '../../src/react/stores.js'
 import { startServer, type TestServer } from '../engine/harness.js'
@@ -126,6 +127,36 @@ describe('the dataset store', () => {
     const again = store.subscribe(() => {})
     await vi.waitFor(() => expect(open).toHaveBeenCalledTimes(1))
     again()
+    await manager.close()
+  })
+
+  it('reports values that could not be read as an error state, and is ready again after the next change', async () => {
+    const memory = createMemoryStorage()
+    let readsFail = false
+    const storage = new Proxy(memory, {
+      get(target, property, receiver) {
+        if (property === 'read') {
+          return (work: Parameters<typeof memory.read>[0]) =>
+            readsFail ? Promise.reject(new Error('disk gone')) : target.read(work)
+        }
+        return Reflect.get(target, property, receiver)
+      },
+    })
+    const manager = server.device(await server.newIdentity(), { storage })
+    const store = textStore(manager, 'settings')
+    const handle = await store.dataset()
+    await handle.put('theme', 'dark')
+    readsFail = true
+    const stop = store.subscribe(() => {})
+    await vi.waitFor(() => expect(store.getSnapshot().status).toBe('error'))
+    expect(store.getSnapshot().error?.code).toBe('STORAGE_UNAVAILABLE')
+    expect(store.getSnapshot().dataset).toBe(handle)
+
+    readsFail = false
+    await handle.put('theme', 'light')
+    await vi.waitFor(() => expect(store.getSnapshot().status).toBe('ready'))
+    expect({ ...store.getSnapshot().values }).toEqual({ theme: 'light' })
+    stop()
     await manager.close()
   })
 
