@@ -34,7 +34,7 @@ import {
   outboundUrlRefusal,
 } from './ops/outbound.js'
 import { createRequestThrottle, type RequestThrottle, type ThrottleOptions } from './ops/throttle.js'
-import { combineChangeListeners } from './push/change.js'
+import { type ChangeListener, combineChangeListeners } from './push/change.js'
 import { joinChangeBus } from './push/change-bus.js'
 import { deviceTokenRefusal } from './push/device-tokens.js'
 import { createPushDispatcher } from './push/dispatcher.js'
@@ -303,8 +303,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
       events,
       outbox,
       createStreamOutbox({ now }),
-      dispatcher.listener,
-      streams.listener,
+      afterTheAnswer(dispatcher.listener, onError('push delivery could not start')),
+      afterTheAnswer(streams.listener, onError('a Cognito Streams record could not be sent')),
       bus?.listener,
     ),
     spentSessions: createSpentSessionPruner(store, onError('expired session tokens could not be dropped')),
@@ -494,4 +494,23 @@ async function storedTokenSecret(store: SyncStore): Promise<string> {
     await tx.putSetting(TOKEN_SECRET_SETTING, secret)
     return secret
   })
+}
+
+/**
+ * Runs a listener's `afterCommit` once the writer's answer is on its way: handing a change to push
+ * providers and streams starts with store reads of its own (synchronous on SQLite), which would
+ * otherwise run before the answer is written. Live connections and the bus are told at once.
+ */
+function afterTheAnswer(listener: ChangeListener, report: (error: unknown) => void): ChangeListener {
+  return {
+    afterCommit(change) {
+      setImmediate(() => {
+        try {
+          listener.afterCommit?.(change)
+        } catch (error) {
+          report(error)
+        }
+      })
+    },
+  }
 }

@@ -1,9 +1,10 @@
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { serve } from '@hono/node-server'
 import { resolveLimits } from 'pushsync/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSessionTokens } from '../../src/auth/session-token.js'
 import { createApp } from '../../src/http/app.js'
+import { MAX_UNSENT_EVENT_BYTES } from '../../src/http/events.js'
 import { combineChangeListeners, type DatasetChange } from '../../src/push/change.js'
 import { createSseHub, type SseConnection } from '../../src/push/sse-hub.js'
 import { createSyncServer, type SyncServer } from '../../src/server.js'
@@ -347,7 +348,8 @@ describe('heartbeats and shutdown', () => {
 })
 
 describe('a client that leaves', () => {
-  it('is unregistered from the hub, whether it aborts the request or cancels the body', async () => {
+  /** A server of the app alone, a developer principal for every request, and its hub. */
+  async function serveWithHub() {
     const store = await openStore(':memory:')
     const hub = createSseHub({ heartbeatMs: 60_000 })
     const app = createApp({
@@ -367,35 +369,108 @@ describe('a client that leaves', () => {
       bodyLimit: 1024,
     })
     const http = serve({ fetch: (request, env) => app.fetch(request, env), port: 0, hostname: '127.0.0.1' })
-    try {
-      await new Promise((resolve) => http.once('listening', resolve))
-      const { port } = http.address() as AddressInfo
-      const identityId = 'us-east-1:5e5e0000-0000-4000-8000-0000000000ab'
-      const url = `http://127.0.0.1:${port}/identitypools/${enc(POOL)}/identities/${enc(identityId)}/events`
-      const settled = async (count: number) => {
+    await new Promise((resolve) => http.once('listening', resolve))
+    const { port } = http.address() as AddressInfo
+    const identityId = 'us-east-1:5e5e0000-0000-4000-8000-0000000000ab'
+    const path = `/identitypools/${enc(POOL)}/identities/${enc(identityId)}/events`
+    return {
+      hub,
+      port,
+      identityId,
+      path,
+      url: `http://127.0.0.1:${port}${path}`,
+      /** Waits until the hub holds `count` connections (or WAIT_MS passed); returns what it holds. */
+      async settled(count: number) {
         const deadline = Date.now() + WAIT_MS
         while (hub.connectionCount() !== count && Date.now() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, 10))
         }
         return hub.connectionCount()
-      }
+      },
+      async close() {
+        hub.close()
+        await new Promise((resolve) => {
+          http.close(resolve)
+          if ('closeAllConnections' in http) http.closeAllConnections()
+        })
+        await store.close()
+      },
+    }
+  }
 
+  it('is unregistered from the hub, whether it aborts the request or cancels the body', async () => {
+    const server = await serveWithHub()
+    try {
       const aborted = new AbortController()
-      const first = await fetch(url, { signal: aborted.signal })
-      const second = await fetch(url)
+      const first = await fetch(server.url, { signal: aborted.signal })
+      const second = await fetch(server.url)
       expect(first.status).toBe(200)
-      expect(await settled(2)).toBe(2)
+      expect(await server.settled(2)).toBe(2)
       aborted.abort()
-      expect(await settled(1)).toBe(1)
+      expect(await server.settled(1)).toBe(1)
       await second.body?.cancel()
-      expect(await settled(0)).toBe(0)
+      expect(await server.settled(0)).toBe(0)
     } finally {
-      hub.close()
-      await new Promise((resolve) => {
-        http.close(resolve)
-        if ('closeAllConnections' in http) http.closeAllConnections()
-      })
-      await store.close()
+      await server.close()
+    }
+  })
+
+  it('is let go once it leaves more than MAX_UNSENT_EVENT_BYTES unread, and the server holds no more for it', async () => {
+    const server = await serveWithHub()
+    const socket = connect(server.port, '127.0.0.1')
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve))
+      socket.write(`GET ${server.path} HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\n\r\n`)
+      const head = await new Promise<string>((resolve) =>
+        socket.once('data', (chunk) => resolve(String(chunk))),
+      )
+      expect(head).toMatch(/^HTTP\/1\.1 200/)
+      expect(head).toMatch(/content-type: text\/event-stream/i)
+      // From here on the client reads nothing.
+      socket.pause()
+      const closed = new Promise((resolve) => socket.once('close', resolve))
+      expect(await server.settled(1)).toBe(1)
+
+      // Changes of 16,000 characters travel with their events: 64 MiB of events, far more than the
+      // socket's buffers and the cap together.
+      const value = 'x'.repeat(16_000)
+      let published = 0
+      for (let syncCount = 1; syncCount <= 4096; syncCount++) {
+        published = syncCount
+        server.hub.publish({
+          identityPoolId: POOL,
+          identityId: server.identityId,
+          datasetName: 'big',
+          syncCount,
+          originDeviceId: null,
+          kind: 'updated',
+          written: {
+            after: syncCount - 1,
+            records: [
+              {
+                key: 'k',
+                value,
+                syncCount,
+                lastModifiedDate: 0,
+                lastModifiedBy: 'x',
+                deviceLastModifiedDate: null,
+              },
+            ],
+          },
+        })
+        // Writes arrive in requests of their own: the event loop turns between them.
+        if (syncCount % 16 === 0) await new Promise((resolve) => setImmediate(resolve))
+        if (server.hub.connectionCount() === 0) break
+      }
+      expect(await server.settled(0)).toBe(0)
+      // The server closed its side: what the client had not read ends with the connection.
+      socket.resume()
+      await closed
+      // Let go at the cap plus what the kernel's socket buffers took, not after everything queued.
+      expect(published * 16_000).toBeLessThan(MAX_UNSENT_EVENT_BYTES + 16 * 1024 * 1024)
+    } finally {
+      socket.destroy()
+      await server.close()
     }
   })
 })
