@@ -31,6 +31,7 @@ export default defineConfig({
           { text: 'Node', link: '/guide/node' },
           { text: 'React Native', link: '/guide/react-native' },
           { text: 'Property-test your merge logic', link: '/guide/property-testing' },
+          { text: 'Performance', link: '/guide/performance' },
         ],
       },
       {
