@@ -1,5 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { serve } from '@hono/node-server'
 import type { Registry } from 'prom-client'
 import { type Limits, resolveLimits } from 'pushsync/core'
@@ -18,6 +20,7 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_REQUEST_TIMEOUT_MS,
 } from './http/limits.js'
+import { createSocketServer } from './http/socket.js'
 import {
   createJwtLoginVerifier,
   defaultNewIdentityId,
@@ -297,6 +300,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
         })
   // A started server hears every change committed after it started, through any process.
   await store.bus?.listening()
+  const bodyLimit = options.bodyLimit ?? 8 * 1024 * 1024
   const app = createApp({
     store,
     changes: combineChangeListeners(
@@ -335,7 +339,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     },
     syncTriggerUrlRefusal: (url) => outboundUrlRefusal(url, outbound, { httpAllowed: true }),
     deviceTokenRefusal: deviceTokenRefusal(webPushEndpoints),
-    bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024,
+    bodyLimit,
     bodyBudget: createBodyBudget(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES),
     bodyDeadlineMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     ...(options.site === undefined ? {} : { site: options.site }),
@@ -355,6 +359,14 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   const fetch = async (request: Request) => app.fetch(request)
   // On Node the handler also gets the raw request, so bodies are read without a web Request copy.
   const nodeFetch = async (request: Request, env: unknown) => app.fetch(request, env)
+  // The WebSocket channel (`.../socket`): its operations run through the same app.
+  const sockets = createSocketServer({
+    fetch: (request, env) => app.fetch(request, env),
+    hub: events,
+    store,
+    bodyLimit,
+    onError: onError('a WebSocket operation failed'),
+  })
 
   const registry = metrics.registry
   const metricsEndpoint =
@@ -378,7 +390,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     store,
     metrics: metricsEndpoint,
     async listen(port = 0, host = '127.0.0.1') {
-      const started = await startHttp(nodeFetch, port, host, connectionLimits)
+      const started = await startHttp(nodeFetch, port, host, connectionLimits, sockets.handleUpgrade)
       http = started.server
       return started.address
     },
@@ -392,6 +404,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
       bus?.stop()
       // Event streams never end by themselves: without this the close would wait out the grace period.
       events.close()
+      // Upgraded sockets are outside the http server's reach: closed here, with 1001.
+      await sockets.close()
       const servers = [http, metricsHttp]
       http = undefined
       metricsHttp = undefined
@@ -423,6 +437,7 @@ function startHttp(
   port: number,
   host: string,
   limits?: ConnectionLimits,
+  upgrade?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void,
 ): Promise<{ server: HttpServer; address: ListeningAddress }> {
   return new Promise((resolve, reject) => {
     const serverOptions =
@@ -444,6 +459,8 @@ function startHttp(
       })
     })
     if (limits !== undefined) (server as { maxConnections?: number }).maxConnections = limits.maxConnections
+    // An upgraded connection stays the server's, so it counts toward maxConnections like any other.
+    if (upgrade !== undefined) server.on('upgrade', upgrade)
     server.once('error', reject)
   })
 }

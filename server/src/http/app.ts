@@ -420,6 +420,17 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
         deviceId: query(c, 'deviceId'),
       })
     })
+    // Our extension: the WebSocket's upgrade (see socket.ts) is authorized here, with the checks
+    // and the answers of any request, before anything is upgraded. A plain GET is refused.
+    app.get('/identitypools/:pool/identities/:identity/socket', async (c) => {
+      c.set('operation', 'Socket')
+      const { principal } = await authenticated(c)
+      authorizeIdentity(principal, pool(c), c.req.param('identity') ?? '')
+      if ((c.env as { [SOCKET_UPGRADE]?: boolean } | undefined)?.[SOCKET_UPGRADE] !== true) {
+        throw new CognitoError('InvalidParameterException', 'This path only takes a WebSocket upgrade')
+      }
+      return c.body(null, 204)
+    })
   }
   app.post(
     '/identitypools/:pool/bulkpublish',
@@ -448,6 +459,12 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
 
   return app
 }
+
+/**
+ * The environment key by which the WebSocket's upgrade handler asks the socket route to authorize an
+ * upgrade: only code in this process can pass it, so no HTTP request reaches that answer.
+ */
+export const SOCKET_UPGRADE = 'pushsyncSocketUpgrade'
 
 /** Paths that belong to the API whether or not a route answers them: Cognito's and pushsync's own. */
 function isApiPath(path: string): boolean {

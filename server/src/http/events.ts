@@ -18,7 +18,8 @@ export interface EventsRequest {
   readonly deviceId: string | undefined
 }
 
-type SyncEvent = Pick<
+/** A `sync` event: a committed change, or a dataset's current count in a stream's opening snapshot. */
+export type SyncEvent = Pick<
   DatasetChange,
   'identityPoolId' | 'identityId' | 'datasetName' | 'syncCount' | 'written'
 > & { readonly kind?: DatasetChange['kind'] }
@@ -64,10 +65,7 @@ export async function serveEvents(c: Context, request: EventsRequest): Promise<R
 
   let datasets: SyncEvent[]
   try {
-    const rows = await request.store.transaction((tx) => tx.listDatasets(identityId))
-    datasets = rows
-      .filter((row) => row.identityPoolId === identityPoolId)
-      .map((row) => ({ identityPoolId, identityId, datasetName: row.name, syncCount: row.syncCount }))
+    datasets = await openingEvents(request.store, identityPoolId, identityId)
   } catch (error) {
     unregister()
     throw error
@@ -85,6 +83,21 @@ export async function serveEvents(c: Context, request: EventsRequest): Promise<R
     stream.end()
   })
   return stream.response
+}
+
+/**
+ * What a live channel (this event stream, the WebSocket) opens with: one event per existing dataset
+ * of the identity in the pool, carrying its current sync count.
+ */
+export async function openingEvents(
+  store: SyncStore,
+  identityPoolId: string,
+  identityId: string,
+): Promise<SyncEvent[]> {
+  const rows = await store.transaction((tx) => tx.listDatasets(identityId))
+  return rows
+    .filter((row) => row.identityPoolId === identityPoolId)
+    .map((row) => ({ identityPoolId, identityId, datasetName: row.name, syncCount: row.syncCount }))
 }
 
 /** `sync` events are written as they come; this many bytes unsent to a client means it stopped reading. */
@@ -201,7 +214,8 @@ function syncEventText(event: SyncEvent): string {
 // One change goes to every connection of its identity: encoded once, not once per connection.
 const encoded = new WeakMap<SyncEvent, string>()
 
-function eventData(event: SyncEvent): string {
+/** The JSON text of an event's data: the push payload, with the change when it is small enough. */
+export function eventData(event: SyncEvent): string {
   const known = encoded.get(event)
   if (known !== undefined) return known
   const { written, kind, identityPoolId, identityId, datasetName, syncCount } = event
