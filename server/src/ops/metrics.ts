@@ -33,7 +33,7 @@ export const NO_METRICS: ServerMetrics = {
 export interface MetricSources {
   /** Read for the outbox gauges at each scrape. */
   readonly store: SyncStore
-  /** Open SSE streams of this process. */
+  /** Open live channels (SSE streams and WebSockets) of this process. */
   readonly openStreams: () => number
   /** Keys the throttle remembers, per kind. */
   readonly throttleKeys: () => Record<ThrottleKind, number>
@@ -67,7 +67,7 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
   })
   new Gauge({
     name: 'pushsync_sse_streams',
-    help: 'Open Server-Sent Events streams of this process.',
+    help: 'Open live channels of this process: Server-Sent Events streams and WebSockets.',
     registers: [registry],
     collect() {
       this.set(sources.openStreams())
