@@ -102,7 +102,13 @@ describe('with the socket open', () => {
             getToken: () => sessionToken,
             WebSocket,
           }
-          const transport = createWebSocketTransport({ ...options, identityId })
+          // Only RegisterDevice (a path outside `identities/`) may use HTTP: every other call must
+          // travel over the open socket, so one that does not fails the suite.
+          const socketOnly: FetchLike = (target, init) =>
+            target.includes('/identity/')
+              ? globalThis.fetch(target, init)
+              : Promise.reject(new Error(`${init.method} ${target} went over HTTP`))
+          const transport = createWebSocketTransport({ ...options, identityId, fetch: socketOnly })
           const sink = recordingSink()
           stops.push(transport.pushSource.start(sink.sink))
           await sink.connected
