@@ -19,6 +19,7 @@ export default defineConfig({
     'storage/indexeddb': 'adapters/storage/indexeddb/index.ts',
     'transport/cognito': 'adapters/transport/cognito/index.ts',
     'transport/http': 'adapters/transport/http/index.ts',
+    'transport/websocket': 'adapters/transport/websocket/index.ts',
     'push/sse': 'adapters/push/sse/index.ts',
     'push/callback': 'adapters/push/callback/index.ts',
     'push/webpush': 'adapters/push/webpush/index.ts',

@@ -17,6 +17,7 @@ const PUBLISHED_NAMES = {
   'adapters/storage/indexeddb/index.ts': 'pushsync/storage/indexeddb',
   'adapters/transport/cognito/index.ts': 'pushsync/transport/cognito',
   'adapters/transport/http/index.ts': 'pushsync/transport/http',
+  'adapters/transport/websocket/index.ts': 'pushsync/transport/websocket',
   'adapters/push/sse/index.ts': 'pushsync/push/sse',
   'adapters/push/callback/index.ts': 'pushsync/push/callback',
   'adapters/push/webpush/index.ts': 'pushsync/push/webpush',

@@ -49,6 +49,8 @@ const ISOMORPHIC: ReadonlyArray<readonly [entry: string, allowed: readonly strin
   // The Cognito transport is built on the SDK's Cognito Sync client (an optional peer), and nothing else of it.
   ['dist/transport/cognito.js', ['Cognito Sync client']],
   ['dist/transport/http.js', []],
+  // The WebSocket class is passed in (or global): `ws` is never imported.
+  ['dist/transport/websocket.js', []],
   ['dist/push/sse.js', []],
   ['dist/push/callback.js', []],
   ['dist/push/webpush.js', []],
