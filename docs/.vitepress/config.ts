@@ -54,6 +54,7 @@ export default defineConfig({
           { text: 'Storage: SQLite', link: '/adapters/storage-sqlite' },
           { text: 'Transport: Cognito (AWS SDK)', link: '/adapters/transport-cognito' },
           { text: 'Transport: HTTP', link: '/adapters/transport-http' },
+          { text: 'Transport: WebSocket', link: '/adapters/transport-websocket' },
           { text: 'Push: SSE', link: '/adapters/push-sse' },
           { text: 'Push: Web Push', link: '/adapters/push-webpush' },
           { text: 'Push: FCM and APNs', link: '/adapters/push-callback' },
