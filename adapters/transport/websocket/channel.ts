@@ -76,6 +76,11 @@ export class Channel {
     this.#wake?.()
   }
 
+  /** Closes the socket so that the loop opens another, with a token asked for anew. */
+  renew(): void {
+    if (this.open) this.#socket?.close(1000, 'renewing the token')
+  }
+
   /**
    * One call over the open socket. Its answer is read as the HTTP transport reads one; a socket that
    * closes first fails it as `offline`, and an abort resolves it at once (a late answer is ignored).

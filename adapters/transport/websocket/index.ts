@@ -96,11 +96,19 @@ export function createWebSocketTransport(options: WebSocketTransportOptions): We
   // The channel of the started push source; undefined while none is started.
   let channel: Channel | undefined
 
-  const exchange: Exchange = (method, path, body, signal) => {
+  const exchange: Exchange = async (method, path, body, signal) => {
     // The socket carries the identity's own paths; RegisterDevice's (`/identity/`) goes over HTTP.
-    if (signal?.aborted !== true && path.startsWith(`${identityPath}/`)) {
-      const sent = channel?.call(method, path, body, signal)
-      if (sent !== undefined) return sent
+    const open = channel
+    if (signal?.aborted !== true && path.startsWith(`${identityPath}/`) && open !== undefined) {
+      const sent = open.call(method, path, body, signal)
+      if (sent !== undefined) {
+        const answer = await sent
+        if (answer.ok || answer.failure.kind !== 'auth') return answer
+        // The socket's token, taken when it opened, may have expired since: the socket reconnects
+        // with a fresh one, and the call (refused before anything was applied) goes over HTTP,
+        // which asks getToken again.
+        open.renew()
+      }
     }
     return http(method, path, body, signal)
   }

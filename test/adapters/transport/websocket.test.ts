@@ -8,9 +8,8 @@ import {
   type WebSocketTransport,
   type WebSocketTransportOptions,
 } from '../../../adapters/transport/websocket/index.js'
+import { createSyncServer } from '../../../server/src/server.js'
 import type { PushSink } from '../../../src/contracts/push-source.js'
-import type { TransportFailure } from '../../../src/contracts/transport.js'
-import type { Result } from '../../../src/core/result.js'
 import { createSyncManager, isSyncError } from '../../../src/index.js'
 import { runTransportConformance } from '../../../src/testing/index.js'
 import { closedUrl, newIdentity, POOL, type RunningSyncServer, startSyncServer } from './sync-server.js'
@@ -342,7 +341,7 @@ describe('createWebSocketTransport', () => {
       const stop = overSocket.pushSource.start(sink.sink)
       await sink.connected
       try {
-        for (const name of Object.keys(answers)) {
+        for (const name of ['missing', 'conflict', 'busy']) {
           const before = fake.socketMessages
           const viaSocket = await overSocket.describeDataset(name)
           expect(fake.socketMessages).toBe(before + 1)
@@ -350,19 +349,71 @@ describe('createWebSocketTransport', () => {
           expect(viaSocket.ok).toBe(false)
           expect(viaSocket).toEqual(viaHttp)
         }
-        const busy = await overSocket.describeDataset('busy')
-        expect(busy).toMatchObject({ ok: false, failure: { kind: 'throttled', retryAfterMs: 2000 } })
-        expect(
-          (await overSocket.describeDataset('conflict')) as Result<unknown, TransportFailure>,
-        ).toMatchObject({
+        expect(await overSocket.describeDataset('busy')).toMatchObject({
           ok: false,
-          failure: { kind: 'conflict' },
+          failure: { kind: 'throttled', retryAfterMs: 2000 },
         })
+        // A refusal of the socket's token is asked again over HTTP (with a token asked for anew),
+        // and ends as the HTTP transport's.
+        const before = { socket: fake.socketMessages, http: fake.httpRequests }
+        const forbidden = await overSocket.describeDataset('forbidden')
+        expect(fake.socketMessages).toBe(before.socket + 1)
+        expect(fake.httpRequests).toBe(before.http + 1)
+        expect(forbidden).toEqual(await overHttp.describeDataset('forbidden'))
+        expect(forbidden).toMatchObject({ ok: false, failure: { kind: 'auth' } })
       } finally {
         stop()
       }
     } finally {
       await fake.close()
+    }
+  })
+
+  it('sends a call the socket’s expired token got refused over HTTP with a fresh token, and reconnects', async () => {
+    let clock = Date.now()
+    const expiring = await createSyncServer({
+      db: ':memory:',
+      allowUnauthenticated: true,
+      tokenSecret: 'websocket-expiry',
+      now: () => clock,
+    })
+    try {
+      const { url } = await expiring.listen(0)
+      const { identityId, sessionToken } = await newIdentity(url)
+      let token = sessionToken
+      const counting = countingWebSocket()
+      const fetched = countingFetch()
+      const transport = createWebSocketTransport({
+        endpoint: url,
+        identityPoolId: POOL,
+        identityId,
+        getToken: () => token,
+        WebSocket: counting.WebSocket,
+        fetch: fetched.fetch,
+        reconnect: { initialDelayMs: 20, maxDelayMs: 50 },
+      })
+      const sink = recordingSink()
+      const stop = transport.pushSource.start(sink.sink)
+      try {
+        await sink.connected
+        expect(await transport.listDatasets()).toEqual({ ok: true, value: [] })
+        expect(fetched.urls).toEqual([])
+        // Two hours later the socket's token has expired; the app holds a fresh one.
+        clock += 2 * 60 * 60 * 1000
+        token = await freshToken(url, identityId)
+        expect(await transport.listDatasets()).toEqual({ ok: true, value: [] })
+        expect(counting.sent).toHaveLength(2)
+        expect(fetched.urls).toHaveLength(1)
+        // The socket comes back with the fresh token and carries the calls again.
+        await until(() => sink.connects === 2)
+        expect(await transport.listDatasets()).toEqual({ ok: true, value: [] })
+        expect(counting.sent).toHaveLength(3)
+        expect(fetched.urls).toHaveLength(1)
+      } finally {
+        stop()
+      }
+    } finally {
+      await expiring.close()
     }
   })
 
@@ -410,6 +461,20 @@ describe('createWebSocketTransport', () => {
   })
 })
 
+/** New credentials of an existing identity, from the server's Cognito Identity endpoint. */
+async function freshToken(url: string, identityId: string): Promise<string> {
+  const response = await fetch(`${url}/`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': 'AWSCognitoIdentityService.GetCredentialsForIdentity',
+    },
+    body: JSON.stringify({ IdentityId: identityId }),
+  })
+  const { Credentials } = (await response.json()) as { Credentials: { SessionToken: string } }
+  return Credentials.SessionToken
+}
+
 /**
  * A stand-in for pushsync-server that answers each dataset path with a fixed answer, over HTTP and
  * over its socket alike.
@@ -420,7 +485,9 @@ async function fakeSocketServer(
   const { createServer } = await import('node:http')
   const wss = new WebSocketServer({ noServer: true, handleProtocols: () => 'pushsync.v1' })
   let socketMessages = 0
+  let httpRequests = 0
   const http = createServer((request, response) => {
+    httpRequests++
     const path = new URL(request.url ?? '/', 'http://fake').pathname
     const answer = answerFor(path) ?? { status: 200, body: {} }
     response.writeHead(answer.status, {
@@ -454,6 +521,9 @@ async function fakeSocketServer(
     fetch: ((url, init) => globalThis.fetch(url, init)) as FetchLike,
     get socketMessages() {
       return socketMessages
+    },
+    get httpRequests() {
+      return httpRequests
     },
     async close() {
       for (const client of wss.clients) client.terminate()
