@@ -181,7 +181,11 @@ function openEventStream(c: Context): EventStream {
       start(streamController) {
         controller = streamController
       },
-      cancel: close,
+      // The client went away: nothing may be queued or closed on the stream after this.
+      cancel() {
+        controller = undefined
+        close()
+      },
       // Counted in bytes, so `desiredSize` says how much the client has left unread.
     },
     new ByteLengthQueuingStrategy({ highWaterMark: 0 }),
