@@ -32,6 +32,16 @@ interface Job {
   update: PushSyncUpdate | undefined
   /** The device holds no copy of the dataset: take it up only if the server has it. */
   adopt: boolean
+  /** The dataset's version when the push was decided on (see `DatasetState.version`). */
+  checkedAt: number | undefined
+}
+
+/** A push that asks for a sync, as the push intake decided on it. */
+export interface PushJob {
+  readonly update: PushSyncUpdate
+  readonly adopt: boolean
+  /** The dataset's version when the intake read what it decided on. */
+  readonly checkedAt?: number
 }
 
 export interface BackgroundOptions {
@@ -107,7 +117,7 @@ export class BackgroundWork {
   }
 
   /** Queues a sync of `name`, or joins the one already queued (taking the higher priority). */
-  schedule(name: string, reason: BackgroundReason, push?: { update: PushSyncUpdate; adopt: boolean }): void {
+  schedule(name: string, reason: BackgroundReason, push?: PushJob): void {
     if (!this.active || !this.context.session.canSync) return
     const queued = this.jobs.get(name)
     if (queued !== undefined) {
@@ -117,6 +127,7 @@ export class BackgroundWork {
       ) {
         queued.update = push.update
         queued.adopt = push.adopt
+        queued.checkedAt = push.checkedAt
       }
       if (PRIORITY[reason] > PRIORITY[queued.reason]) {
         queued.reason = reason
@@ -124,7 +135,13 @@ export class BackgroundWork {
       }
       return
     }
-    const job: Job = { name, reason, update: push?.update, adopt: push?.adopt ?? false }
+    const job: Job = {
+      name,
+      reason,
+      update: push?.update,
+      adopt: push?.adopt ?? false,
+      checkedAt: push?.checkedAt,
+    }
     this.jobs.set(name, job)
     // No signal per job (every queued job would listen on the session's): `dropWaiting` empties the
     // queue when the session is cancelled, and a job that already started is cancelled by its sync.
@@ -258,6 +275,10 @@ export class BackgroundWork {
   private async stillNeeded(job: Job): Promise<boolean> {
     const { storage, session, datasets } = this.context
     if (job.reason === 'interval' || job.reason === 'write') return true
+    // Nothing happened to the dataset since the push intake read it and decided this sync is
+    // needed (no write, no sync started or ended): the decision stands, without reading again.
+    const state = datasets.get(job.name)
+    if (job.reason === 'push' && job.checkedAt === state.version && !state.flight.isRunning) return true
     const meta = await storage.read((tx) => tx.getDataset(session.identityId, job.name))
     if (job.reason === 'pending') {
       if (meta === undefined) return false

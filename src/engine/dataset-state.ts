@@ -80,6 +80,7 @@ export class DatasetState {
   private syncSession: { readonly token: string; readonly at: number } | undefined
   private readonly watchers = new Set<(status: DatasetStatus) => void>()
   private readonly events: SyncEventEmitter
+  private dispatched = 0
 
   constructor(name: string, events: SyncEventEmitter, view: DatasetView) {
     this.name = name
@@ -91,12 +92,21 @@ export class DatasetState {
     return this.current
   }
 
+  /**
+   * Bumped by every action (a local write, a sync starting or ending, a reset), whether or not the
+   * status changed: a decision taken from storage at one version still holds while it is the same.
+   */
+  get version(): number {
+    return this.dispatched
+  }
+
   /** Whether a write may add to the pending count rather than count it again in storage. */
   get knowsPending(): boolean {
     return this.pendingCounted && !this.flight.isRunning
   }
 
   dispatch(action: StatusAction): void {
+    this.dispatched++
     if (action.type === 'pendingCounted') this.pendingCounted = true
     if (action.type === 'reset') {
       this.pendingCounted = false

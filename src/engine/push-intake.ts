@@ -83,6 +83,8 @@ export class PushIntake {
     if (update.identityPoolId === this.context.identityPoolId && update.identityId === session.identityId) {
       datasets.get(update.datasetName).heardOf(update.syncCount)
     }
+    // Taken before the read: whatever happens to the dataset from here on changes it.
+    const checkedAt = datasets.get(update.datasetName).version
     const meta = await storage.read((tx) => tx.getDataset(session.identityId, update.datasetName))
     const decision = decideParsedPush(
       {
@@ -99,7 +101,7 @@ export class PushIntake {
       return 'ignore'
     }
     events.emit('pushReceived', { update, decision })
-    this.background.schedule(update.datasetName, 'push', { update, adopt: meta === undefined })
+    this.background.schedule(update.datasetName, 'push', { update, adopt: meta === undefined, checkedAt })
     return decision.action
   }
 }

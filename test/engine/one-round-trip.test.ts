@@ -282,7 +282,8 @@ describe('an app that relays pushes itself', () => {
     expect(update.changes?.records).toHaveLength(1)
     expect(await phone.manager.handlePushSyncUpdate(update)).toBe('sync')
     await vi.waitFor(async () => expect(await ds.get('a')).toBe('2'))
+    // The value is readable once written; the sync's status follows when it settles.
+    await vi.waitFor(() => expect(ds.getStatus().lastSyncPath).toBe('pushed-changes'))
     expect(phone.calls).toEqual([])
-    expect(ds.getStatus().lastSyncPath).toBe('pushed-changes')
   })
 })

@@ -155,6 +155,93 @@ describe('push over SSE', () => {
     await Promise.all([a.close(), b.close()])
   })
 
+  it('reads B’s storage once before it applies a pushed change; a push caught up meanwhile costs no request', async () => {
+    const { identityId, sessionToken } = await newIdentity(url)
+    const options = { endpoint: url, identityPoolId: POOL, identityId, getToken: () => sessionToken }
+    const calls: string[] = []
+    const memory = createMemoryStorage()
+    let reads = 0
+    // B's storage, counting read transactions.
+    const storage = new Proxy(memory, {
+      get(target, property, receiver) {
+        if (property === 'read') {
+          return (work: Parameters<typeof memory.read>[0]) => {
+            reads++
+            return target.read(work)
+          }
+        }
+        return Reflect.get(target, property, receiver)
+      },
+    })
+    let online = true
+    const onlineListeners = new Set<(online: boolean) => void>()
+    const a = createSyncManager({
+      identityPoolId: POOL,
+      identityId,
+      storage: createMemoryStorage(),
+      transport: createHttpTransport(options),
+    })
+    const b = createSyncManager({
+      identityPoolId: POOL,
+      identityId,
+      storage,
+      transport: interceptTransport(createHttpTransport(options), (call) => {
+        calls.push(call.method)
+        return call.proceed()
+      }),
+      connectivity: {
+        isOnline: () => online,
+        subscribe(listener) {
+          onlineListeners.add(listener)
+          return () => void onlineListeners.delete(listener)
+        },
+      },
+    })
+    const dsA = await a.openOrCreateDataset('settings')
+    const dsB = await b.openOrCreateDataset('settings')
+    await dsA.put('theme', 'dark')
+    await dsA.synchronize()
+    await dsB.synchronize()
+    const pushB = observed(createSsePushSource(options))
+    b.addPushSource(pushB.source)
+    await until(() => pushB.seen.connects === 1 && pushB.seen.payloads.length === 1)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+
+    // A pushed change that follows B's state: one read decides, one write applies it.
+    calls.length = 0
+    reads = 0
+    let readsWhenChanged = -1
+    const changed = new Promise<void>((resolve) =>
+      b.on('datasetChanged', () => {
+        readsWhenChanged = reads
+        resolve()
+      }),
+    )
+    await dsA.put('theme', 'light')
+    await dsA.synchronize()
+    await changed
+    expect(await dsB.get('theme')).toBe('light')
+    expect(calls).toEqual([])
+    expect(readsWhenChanged).toBe(1)
+
+    // Offline, B's background work waits: a push is decided on and queued, then the app's own sync
+    // brings B past it. Back online, the queued sync reads again, sees it caught up, and asks nothing.
+    online = false
+    for (const listener of onlineListeners) listener(false)
+    const pushes = pushB.seen.payloads.length
+    await dsA.put('font', 'serif')
+    const { lastSyncCount } = await dsA.synchronize()
+    await until(() => pushB.seen.payloads.length === pushes + 1)
+    await dsB.synchronize()
+    expect(await dsB.getLastSyncCount()).toBe(lastSyncCount)
+    calls.length = 0
+    online = true
+    for (const listener of onlineListeners) listener(true)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(calls).toEqual([])
+    await Promise.all([a.close(), b.close()])
+  })
+
   it('recovers a change made while B was disconnected as soon as B reconnects, and ignores stale news', async () => {
     const { identityId, sessionToken } = await newIdentity(url)
     const options = { endpoint: url, identityPoolId: POOL, identityId, getToken: () => sessionToken }
