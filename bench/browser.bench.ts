@@ -4,7 +4,8 @@
  * Every server runs in a process of its own on loopback (this one drives the browser). Device rows,
  * each two browser profiles (two devices), taking turns in rounds over WRITES writes:
  * - pushsync, the app page of the tests (IndexedDB, HTTP transport, SSE push, Web Locks tabs);
- * - pushsync, a one-tab page (bench/compare/browser/pushsync-page.ts), IndexedDB and memory storage;
+ * - pushsync, a one-tab page (bench/compare/browser/pushsync-page.ts), IndexedDB and memory storage,
+ *   over HTTP and SSE and over the WebSocket transport;
  * - RxDB 17, one tab (bench/compare/browser/rxdb-page.ts) with each free storage (Dexie on IndexedDB,
  *   localstorage, memory) and its WebSocket replication to an RxDB server on memory storage.
  * A sample runs from the write's call on A (for pushsync `put()` then `synchronize()`, for RxDB
@@ -230,22 +231,23 @@ try {
       await tabPage(await device()),
     ),
   )
-  for (const storage of ['indexeddb', 'memory']) {
-    const who = await newIdentity(pushsyncUrl)
-    const query = new URLSearchParams({
-      storage,
-      pool: BENCH_POOL,
-      identity: who.identityId,
-      token: who.token,
-    })
-    const open = async () => openPage(await device(), `${pushsyncUrl}/pushsync.html?${query}`, () => true)
-    rows.push(
-      benchPageRow(
-        `pushsync, ${storage === 'memory' ? 'memory' : 'IndexedDB'}, one tab`,
-        await open(),
-        await open(),
-      ),
-    )
+  for (const transport of ['http', 'websocket']) {
+    for (const storage of ['indexeddb', 'memory']) {
+      const who = await newIdentity(pushsyncUrl)
+      const query = new URLSearchParams({
+        storage,
+        transport,
+        pool: BENCH_POOL,
+        identity: who.identityId,
+        token: who.token,
+      })
+      const open = async () => openPage(await device(), `${pushsyncUrl}/pushsync.html?${query}`, () => true)
+      const storageName = storage === 'memory' ? 'memory' : 'IndexedDB'
+      const transportName = transport === 'websocket' ? 'WebSocket transport' : 'HTTP and SSE'
+      rows.push(
+        benchPageRow(`pushsync, ${storageName}, ${transportName}, one tab`, await open(), await open()),
+      )
+    }
   }
   for (const storage of ['dexie', 'localstorage', 'memory']) {
     const query = new URLSearchParams({ storage, url: rxdbSocket })

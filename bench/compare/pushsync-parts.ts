@@ -19,18 +19,23 @@ import {
   IDBRequest,
   IDBTransaction,
 } from 'fake-indexeddb'
+import { WebSocket } from 'ws'
 import { createIndexedDbStorage } from '../../adapters/storage/indexeddb/index.js'
 import { createMemoryStorage } from '../../adapters/storage/memory/index.js'
 import { betterSqlite3Driver, createSqliteStorage } from '../../adapters/storage/sqlite/index.js'
 import { createCognitoTransport } from '../../adapters/transport/cognito/index.js'
 import { createHttpTransport, type FetchLike } from '../../adapters/transport/http/index.js'
+import {
+  createWebSocketTransport,
+  type WebSocketConstructor,
+} from '../../adapters/transport/websocket/index.js'
 import type { StorageAdapter, Transport } from '../../src/index.js'
 import { type Identity, POOL, REGION } from './identity.js'
 
 export { type Identity, newIdentity, POOL } from './identity.js'
 
 export type StorageKind = 'memory' | 'sqlite' | 'indexeddb'
-export type TransportKind = 'http' | 'cognito'
+export type TransportKind = 'http' | 'websocket' | 'cognito'
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
 
@@ -86,11 +91,28 @@ export function openTransport(
   counter: RequestCounter,
   credentials: CognitoCredentials | undefined,
 ): Transport {
-  if (kind === 'http') {
-    const counted: FetchLike = (input, init) => {
-      counter.count++
-      return fetch(input, init)
+  const counted: FetchLike = (input, init) => {
+    counter.count++
+    return fetch(input, init)
+  }
+  if (kind === 'websocket') {
+    // Node 20 has no global WebSocket: ws's, counting the messages a device sends.
+    class CountedWebSocket extends WebSocket {
+      override send(data: Parameters<WebSocket['send']>[0]): void {
+        counter.count++
+        super.send(data)
+      }
     }
+    return createWebSocketTransport({
+      endpoint: url,
+      identityPoolId: POOL,
+      identityId: who.identityId,
+      getToken: () => who.token,
+      fetch: counted,
+      WebSocket: CountedWebSocket as unknown as WebSocketConstructor,
+    })
+  }
+  if (kind === 'http') {
     return createHttpTransport({
       endpoint: url,
       identityPoolId: POOL,

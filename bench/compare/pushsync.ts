@@ -5,7 +5,8 @@
  * write-through instead of an explicit `synchronize()`.
  */
 import { createSsePushSource } from '../../adapters/push/sse/index.js'
-import { createSyncManager, type SyncManager } from '../../src/index.js'
+import type { WebSocketTransport } from '../../adapters/transport/websocket/index.js'
+import { createSyncManager, type PushSource, type SyncManager, type Transport } from '../../src/index.js'
 import {
   type CognitoCredentials,
   cognitoCredentials,
@@ -52,6 +53,7 @@ interface DeviceOptions {
 export class PushsyncBench {
   readonly #url: string
   readonly #storages = new Storages()
+  readonly #transports = new WeakMap<SyncManager, Transport>()
   #coldIdentity: Identity | undefined
 
   constructor(url: string) {
@@ -59,12 +61,28 @@ export class PushsyncBench {
   }
 
   #device({ setup, who, counter, credentials }: DeviceOptions): SyncManager {
-    return createSyncManager({
+    const transport = openTransport(setup.transport, this.#url, who, counter, credentials)
+    const manager = createSyncManager({
       identityPoolId: POOL,
       identityId: who.identityId,
       storage: this.#storages.open(setup.storage),
-      transport: openTransport(setup.transport, this.#url, who, counter, credentials),
+      transport,
       ...(setup.writeThrough ? { writeThrough: { delayMs: 0 } } : {}),
+    })
+    this.#transports.set(manager, transport)
+    return manager
+  }
+
+  /** The device's push source: its socket for the WebSocket transport, else an SSE stream. */
+  #pushSource(manager: SyncManager, who: Identity): PushSource {
+    const transport = this.#transports.get(manager)
+    if (transport !== undefined && 'pushSource' in transport)
+      return (transport as WebSocketTransport).pushSource
+    return createSsePushSource({
+      endpoint: this.#url,
+      identityPoolId: POOL,
+      identityId: who.identityId,
+      getToken: () => who.token,
     })
   }
 
@@ -84,16 +102,7 @@ export class PushsyncBench {
     await dsA.put('opened', 'yes')
     await dsA.synchronize()
     await dsB.synchronize()
-    for (const manager of [a, b]) {
-      manager.addPushSource(
-        createSsePushSource({
-          endpoint: this.#url,
-          identityPoolId: POOL,
-          identityId: who.identityId,
-          getToken: () => who.token,
-        }),
-      )
-    }
+    for (const manager of [a, b]) manager.addPushSource(this.#pushSource(manager, who))
     await withTimeout(bothLive(a, b), 10_000, `${setup.label}: push sources`)
 
     const waiting = new Map<string, { value: string; resolve(at: number): void; reject(e: Error): void }>()
@@ -139,6 +148,11 @@ export class PushsyncBench {
       const device = this.#device({ setup, who, counter: new RequestCounter(), credentials })
       try {
         const ds = await device.openOrCreateDataset(COLD_DATASET)
+        if (setup.transport === 'websocket') {
+          // The pull goes over the socket once it is open (it opens with the push source).
+          device.addPushSource(this.#pushSource(device, who))
+          await withTimeout(bothLive(device, device), 10_000, `${setup.label}: socket`)
+        }
         const start = performance.now()
         await ds.synchronize()
         const ms = performance.now() - start

@@ -40,6 +40,7 @@ const PUSHSYNC: PushsyncSetup = {
   writeThrough: false,
 }
 const PUSHSYNC_VARIANTS: readonly PushsyncSetup[] = [
+  { ...PUSHSYNC, label: 'pushsync (memory, WebSocket transport)', transport: 'websocket' },
   { ...PUSHSYNC, label: 'pushsync, writeThrough 0 ms, no synchronize()', writeThrough: true },
   { ...PUSHSYNC, label: 'pushsync, SQLite storage (better-sqlite3)', storage: 'sqlite' },
   { ...PUSHSYNC, label: 'pushsync, IndexedDB storage (fake-indexeddb)', storage: 'indexeddb' },

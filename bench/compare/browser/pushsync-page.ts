@@ -8,6 +8,7 @@ import { createSsePushSource } from 'pushsync/push/sse'
 import { createIndexedDbStorage } from 'pushsync/storage/indexeddb'
 import { createMemoryStorage } from 'pushsync/storage/memory'
 import { createHttpTransport } from 'pushsync/transport/http'
+import { createWebSocketTransport } from 'pushsync/transport/websocket'
 import { type BenchPage, pageClock, pageSetting } from './page-api.js'
 
 const storageName = pageSetting('storage')
@@ -17,16 +18,23 @@ const token = pageSetting('token')
 const endpoint = location.origin
 const getToken = () => token
 
+const transportName = new URLSearchParams(location.search).get('transport') ?? 'http'
+const socket =
+  transportName === 'websocket'
+    ? createWebSocketTransport({ endpoint, identityPoolId, identityId, getToken })
+    : undefined
 const manager = createSyncManager({
   identityPoolId,
   identityId,
   storage: storageName === 'memory' ? createMemoryStorage() : createIndexedDbStorage({ name: 'bench' }),
-  transport: createHttpTransport({ endpoint, identityPoolId, identityId, getToken }),
+  transport: socket ?? createHttpTransport({ endpoint, identityPoolId, identityId, getToken }),
 })
-const dataset = `bench-${storageName}`
+const dataset = `bench-${storageName}-${transportName}`
 const ds = await manager.openOrCreateDataset(dataset)
 await ds.synchronize()
-manager.addPushSource(createSsePushSource({ endpoint, identityPoolId, identityId, getToken }))
+manager.addPushSource(
+  socket?.pushSource ?? createSsePushSource({ endpoint, identityPoolId, identityId, getToken }),
+)
 while (!manager.getStatus().pushSources.every((source) => source.state === 'live')) {
   await new Promise((resolve) => setTimeout(resolve, 10))
 }
