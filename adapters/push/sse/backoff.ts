@@ -1,4 +1,4 @@
-/** The reconnect delays of the SSE push source. */
+/** The reconnect delays of the SSE push source and the WebSocket transport's socket. */
 
 export interface ReconnectOptions {
   /** The delay before the first reconnect after a working connection; default 1000 ms. */
@@ -24,4 +24,42 @@ export function reconnectDelay(attempt: number, options: ReconnectOptions, rando
   // 2^attempt overflows to Infinity after ~1000 attempts; min() keeps that harmless.
   const base = Math.min(max, initial * 2 ** Math.min(attempt, 64))
   return base / 2 + (base / 2) * random
+}
+
+/**
+ * The waits between reconnect attempts of one connection: each failed attempt waits longer
+ * (`next`), a connection that works starts the delays over (`connected`), and `interrupt` ends a
+ * wait at once (the connection is being stopped).
+ */
+export class ReconnectWait {
+  readonly #options: ReconnectOptions
+  // Failed attempts since the last working connection; sets the next delay.
+  #attempt = 0
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #wake: (() => void) | undefined
+
+  constructor(options: ReconnectOptions) {
+    this.#options = options
+  }
+
+  connected(): void {
+    this.#attempt = 0
+  }
+
+  /** Resolves after the delay of the next attempt, or at once when interrupted. */
+  async next(): Promise<void> {
+    const delay = reconnectDelay(this.#attempt, this.#options, Math.random())
+    this.#attempt++
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve
+      this.#timer = setTimeout(resolve, delay)
+    })
+    this.#wake = undefined
+    this.#timer = undefined
+  }
+
+  interrupt(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#wake?.()
+  }
 }

@@ -21,7 +21,7 @@
 import type { PushSink, PushSource } from '../../../src/contracts/push-source.js'
 import { errorTypeName, failureKindOf } from '../../../src/core/transport-failure.js'
 import { SyncError, type SyncErrorCode, TRANSPORT_ERROR_CODES } from '../../../src/errors.js'
-import { type ReconnectOptions, reconnectDelay } from './backoff.js'
+import { type ReconnectOptions, ReconnectWait } from './backoff.js'
 import { createSseParser } from './parser.js'
 
 export type { ReconnectOptions } from './backoff.js'
@@ -126,16 +126,14 @@ class Connection {
   #stopped = false
   #controller: AbortController | undefined
   #reader: SseBodyReader | undefined
-  #timer: ReturnType<typeof setTimeout> | undefined
-  #wake: (() => void) | undefined
   // Kept across connections: sent as Last-Event-ID so the server knows where this device left off.
   #lastEventId = ''
-  // Failed attempts since the last working connection; sets the next delay.
-  #attempt = 0
+  readonly #wait: ReconnectWait
 
   constructor(sink: PushSink, options: ConnectionOptions) {
     this.#sink = sink
     this.#options = options
+    this.#wait = new ReconnectWait(options.reconnect)
   }
 
   run(): void {
@@ -151,22 +149,14 @@ class Connection {
     this.#controller?.abort()
     // A fetch polyfill may ignore the signal once the body streams: cancel the reader as well.
     this.#reader?.cancel?.().catch(() => {})
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    this.#wake?.()
+    this.#wait.interrupt()
   }
 
   async #loop(): Promise<void> {
     while (!this.#stopped) {
       await this.#connectOnce()
       if (this.#stopped) return
-      const delay = reconnectDelay(this.#attempt, this.#options.reconnect, Math.random())
-      this.#attempt++
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve
-        this.#timer = setTimeout(resolve, delay)
-      })
-      this.#wake = undefined
-      this.#timer = undefined
+      await this.#wait.next()
     }
   }
 
@@ -228,7 +218,7 @@ class Connection {
     }
     const reader = body.getReader()
     this.#reader = reader
-    this.#attempt = 0
+    this.#wait.connected()
     this.#callSink(() => this.#sink.onConnected?.())
     await this.#read(reader)
     this.#reader = undefined

@@ -6,7 +6,7 @@ import type { PushSink } from '../../../src/contracts/push-source.js'
 import type { TransportFailure } from '../../../src/contracts/transport.js'
 import { fail, type Result } from '../../../src/core/result.js'
 import { SyncError, type SyncErrorCode } from '../../../src/errors.js'
-import { type ReconnectOptions, reconnectDelay } from '../../push/sse/backoff.js'
+import { type ReconnectOptions, ReconnectWait } from '../../push/sse/backoff.js'
 import { abortedFailure, describeError, readAnswer } from '../http/answer.js'
 import {
   OPEN,
@@ -45,14 +45,12 @@ export class Channel {
   #stopped = false
   #nextId = 1
   readonly #pending = new Map<number, PendingCall>()
-  #timer: ReturnType<typeof setTimeout> | undefined
-  #wake: (() => void) | undefined
-  // Failed attempts since the last working connection; sets the next delay.
-  #attempt = 0
+  readonly #wait: ReconnectWait
 
   constructor(sink: PushSink, options: ChannelOptions) {
     this.#sink = sink
     this.#options = options
+    this.#wait = new ReconnectWait(options.reconnect)
   }
 
   /** The socket is open: calls go over it. */
@@ -72,8 +70,7 @@ export class Channel {
     this.#stopped = true
     this.#socket?.close(1000, 'stopped')
     this.#failPending('the socket was closed by the client')
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    this.#wake?.()
+    this.#wait.interrupt()
   }
 
   /** Closes the socket so that the loop opens another, with a token asked for anew. */
@@ -129,14 +126,7 @@ export class Channel {
     while (!this.#stopped) {
       await this.#connectOnce()
       if (this.#stopped) return
-      const delay = reconnectDelay(this.#attempt, this.#options.reconnect, Math.random())
-      this.#attempt++
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve
-        this.#timer = setTimeout(resolve, delay)
-      })
-      this.#wake = undefined
-      this.#timer = undefined
+      await this.#wait.next()
     }
   }
 
@@ -172,7 +162,7 @@ export class Channel {
           return
         }
         opened = true
-        this.#attempt = 0
+        this.#wait.connected()
         this.#callSink(() => this.#sink.onConnected?.())
       })
       socket.addEventListener('message', (event) => this.#receive(event))
