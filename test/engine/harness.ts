@@ -129,3 +129,22 @@ export const offline = (): Result<never, TransportFailure> => ({
   ok: false,
   failure: { kind: 'offline', message: 'the network is down (test)' },
 })
+
+/**
+ * Memory storage whose read transactions fail with `disk gone` while `readsFail` is set, as a disk
+ * that went away or a database closed under the app would.
+ */
+export function storageWithFailingReads(): { storage: StorageAdapter; readsFail: boolean } {
+  const memory = createMemoryStorage()
+  const control = { storage: memory, readsFail: false }
+  control.storage = new Proxy(memory, {
+    get(target, property, receiver) {
+      if (property === 'read') {
+        return (work: Parameters<typeof memory.read>[0]) =>
+          control.readsFail ? Promise.reject(new Error('disk gone')) : target.read(work)
+      }
+      return Reflect.get(target, property, receiver)
+    },
+  })
+  return control
+}

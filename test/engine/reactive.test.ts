@@ -4,10 +4,9 @@
  * between changes; `writeThrough` sends local writes by itself.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { createMemoryStorage } from '../../adapters/storage/memory/index.js'
 import type { DatasetValues, PushSource, SyncError } from '../../src/index.js'
 import { isSyncError } from '../../src/index.js'
-import { interceptTransport, startServer, type TestServer } from './harness.js'
+import { interceptTransport, startServer, storageWithFailingReads, type TestServer } from './harness.js'
 
 let server: TestServer
 beforeAll(async () => {
@@ -121,23 +120,12 @@ describe('watch', () => {
   it('tells a read that failed to onError (else the logger), and reads again at the next change', async () => {
     const identity = await server.newIdentity()
     const warn = vi.fn()
-    const memory = createMemoryStorage()
-    let readsFail = false
-    // The device's storage, whose reads fail while `readsFail` is set (a disk gone, a closed database).
-    const storage = new Proxy(memory, {
-      get(target, property, receiver) {
-        if (property === 'read') {
-          return (work: Parameters<typeof memory.read>[0]) =>
-            readsFail ? Promise.reject(new Error('disk gone')) : target.read(work)
-        }
-        return Reflect.get(target, property, receiver)
-      },
-    })
-    const phone = server.device(identity, { storage, logger: { warn } })
+    const disk = storageWithFailingReads()
+    const phone = server.device(identity, { storage: disk.storage, logger: { warn } })
     const ds = await phone.openOrCreateDataset('settings')
     await ds.put('theme', 'dark')
 
-    readsFail = true
+    disk.readsFail = true
     const errors: SyncError[] = []
     const seen: DatasetValues[] = []
     const keySeen: Array<string | undefined> = []
@@ -154,7 +142,7 @@ describe('watch', () => {
       warn.mock.calls.filter(([message]) => /watching dataset "settings" failed/.test(message)),
     ).toHaveLength(0)
 
-    readsFail = false
+    disk.readsFail = false
     await ds.put('theme', 'light')
     await vi.waitFor(() => expect(seen).toHaveLength(1))
     expect({ ...seen[0] }).toEqual({ theme: 'light' })
@@ -163,12 +151,12 @@ describe('watch', () => {
     // Only watchers without onError: the logger hears of it.
     const other = await phone.openOrCreateDataset('other')
     await other.put('a', '1')
-    readsFail = true
+    disk.readsFail = true
     other.watch(() => {})
     await vi.waitFor(() =>
       expect(warn.mock.calls.some(([message]) => /watching dataset "other" failed/.test(message))).toBe(true),
     )
-    readsFail = false
+    disk.readsFail = false
     expect(() => ds.watch(() => {}, 'onError' as never)).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
     )

@@ -6,10 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
-import { createMemoryStorage } from '../../adapters/storage/memory/index.js'
 import { isLoadState, LOADING } from '../../src/react/dataset-store.js'
 import { textStore, typedStore } from '../../src/react/stores.js'
-import { startServer, type TestServer } from '../engine/harness.js'
+import { startServer, storageWithFailingReads, type TestServer } from '../engine/harness.js'
 
 let server: TestServer
 beforeAll(async () => {
@@ -131,28 +130,18 @@ describe('the dataset store', () => {
   })
 
   it('reports values that could not be read as an error state, and is ready again after the next change', async () => {
-    const memory = createMemoryStorage()
-    let readsFail = false
-    const storage = new Proxy(memory, {
-      get(target, property, receiver) {
-        if (property === 'read') {
-          return (work: Parameters<typeof memory.read>[0]) =>
-            readsFail ? Promise.reject(new Error('disk gone')) : target.read(work)
-        }
-        return Reflect.get(target, property, receiver)
-      },
-    })
-    const manager = server.device(await server.newIdentity(), { storage })
+    const disk = storageWithFailingReads()
+    const manager = server.device(await server.newIdentity(), { storage: disk.storage })
     const store = textStore(manager, 'settings')
     const handle = await store.dataset()
     await handle.put('theme', 'dark')
-    readsFail = true
+    disk.readsFail = true
     const stop = store.subscribe(() => {})
     await vi.waitFor(() => expect(store.getSnapshot().status).toBe('error'))
     expect(store.getSnapshot().error?.code).toBe('STORAGE_UNAVAILABLE')
     expect(store.getSnapshot().dataset).toBe(handle)
 
-    readsFail = false
+    disk.readsFail = false
     await handle.put('theme', 'light')
     await vi.waitFor(() => expect(store.getSnapshot().status).toBe('ready'))
     expect({ ...store.getSnapshot().values }).toEqual({ theme: 'light' })

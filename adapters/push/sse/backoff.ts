@@ -58,6 +58,18 @@ export class ReconnectWait {
     this.#timer = undefined
   }
 
+  /**
+   * Connects again and again until `stopped()`: `connectOnce` holds one connection until it ends
+   * (reporting its failures rather than throwing), then the next delay passes.
+   */
+  async keepConnecting(connectOnce: () => Promise<void>, stopped: () => boolean): Promise<void> {
+    while (!stopped()) {
+      await connectOnce()
+      if (stopped()) return
+      await this.next()
+    }
+  }
+
   interrupt(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#wake?.()

@@ -137,10 +137,15 @@ class Connection {
   }
 
   run(): void {
-    this.#loop().catch((error: unknown) => {
-      // #loop catches everything it awaits; reaching here is a bug, still never thrown at the caller.
-      this.#report('TRANSPORT_PROTOCOL', `the event stream loop failed: ${describe(error)}`, error)
-    })
+    this.#wait
+      .keepConnecting(
+        () => this.#connectOnce(),
+        () => this.#stopped,
+      )
+      .catch((error: unknown) => {
+        // #connectOnce catches everything it awaits; reaching here is a bug, still never thrown at the caller.
+        this.#report('TRANSPORT_PROTOCOL', `the event stream loop failed: ${describe(error)}`, error)
+      })
   }
 
   stop(): void {
@@ -150,14 +155,6 @@ class Connection {
     // A fetch polyfill may ignore the signal once the body streams: cancel the reader as well.
     this.#reader?.cancel?.().catch(() => {})
     this.#wait.interrupt()
-  }
-
-  async #loop(): Promise<void> {
-    while (!this.#stopped) {
-      await this.#connectOnce()
-      if (this.#stopped) return
-      await this.#wait.next()
-    }
   }
 
   /** One connection, from the token to the end of the stream; every failure is reported, none thrown. */

@@ -59,10 +59,15 @@ export class Channel {
   }
 
   run(): void {
-    this.#loop().catch((error: unknown) => {
-      // #loop catches everything it awaits; reaching here is a bug, still never thrown at the caller.
-      this.#report('TRANSPORT_PROTOCOL', `the socket loop failed: ${describeError(error)}`, error)
-    })
+    this.#wait
+      .keepConnecting(
+        () => this.#connectOnce(),
+        () => this.#stopped,
+      )
+      .catch((error: unknown) => {
+        // #connectOnce catches everything it awaits; reaching here is a bug, still never thrown at the caller.
+        this.#report('TRANSPORT_PROTOCOL', `the socket loop failed: ${describeError(error)}`, error)
+      })
   }
 
   stop(): void {
@@ -120,14 +125,6 @@ export class Channel {
         )
       }
     })
-  }
-
-  async #loop(): Promise<void> {
-    while (!this.#stopped) {
-      await this.#connectOnce()
-      if (this.#stopped) return
-      await this.#wait.next()
-    }
   }
 
   /** One socket, from the token to its close; every failure is reported, none thrown. */
