@@ -57,13 +57,21 @@ describe('checkConflictResolver catches', () => {
       /^checkConflictResolver: localWins breaks "order-independent": the converged value of /,
     )
     expect(error.message).toMatch(/in order d0, d1, d2, .* in order d/)
-    // Shrunk to a few writes of one key by two devices, then a quiet round in each order.
+    // Shrunk to a few writes of one key, then a quiet round in each order. Shrinking stops at a
+    // local minimum now and then (a device must first see a key to remove it, so a quiet round
+    // before the writes may stay, and dropping any one write of a few can make both orders agree).
     const writes = error.trace.filter((line) => /^ *\d+\. d\d (writes|removes) /.test(line))
     expect(writes.length).toBeGreaterThanOrEqual(2)
-    expect(writes.length).toBeLessThanOrEqual(4)
-    expect(error.trace.filter((line) => line.startsWith('quiet round, in order'))).toHaveLength(2)
+    expect(writes.length).toBeLessThanOrEqual(6)
+    const rounds = error.trace.filter((line) => line.startsWith('quiet round, in order'))
+    expect(rounds.length).toBeGreaterThanOrEqual(2)
+    expect(rounds.length).toBeLessThanOrEqual(3)
+    const [first, second] = rounds.slice(-2)
+    expect(first).toBe('quiet round, in order d0, d1, d2')
+    expect(second).toMatch(/^quiet round, in order d\d, d\d, d\d$/)
+    expect(second).not.toBe(first)
     expect(error.trace.some((line) => line.includes('→ local'))).toBe(true)
-    expect(error.trace.length).toBeLessThan(20)
+    expect(error.trace.length).toBeLessThan(30)
     expect(error.message).toContain(
       `Replay: checkConflictResolver(localWins, { seed: ${error.seed}, path: "${error.path}", orderIndependent: true })`,
     )
