@@ -16,9 +16,9 @@ export interface ChaosServer {
   readonly up: boolean
   /** Kills the process with SIGKILL: no cleanup of any kind. */
   kill(): Promise<void>
-  /** Starts it again on the same port and database; resolves once it listens. */
+  /** Starts it again on the same port and database, unless up or stopped; resolves once it listens. */
   start(): Promise<void>
-  /** Stops it with SIGTERM, if it is up. */
+  /** Stops it with SIGTERM, if it is up, for good: a start after it does nothing. */
   stop(): Promise<void>
 }
 
@@ -42,7 +42,7 @@ export async function startChaosServer(options: {
   for (const [name, value] of Object.entries(process.env))
     if (!name.startsWith('PUSHSYNC_')) env[name] = value
 
-  const start = async (): Promise<void> => {
+  const startOnce = async (): Promise<void> => {
     for (let attempt = 0; ; attempt++) {
       const next = spawn(
         process.execPath,
@@ -83,16 +83,37 @@ export async function startChaosServer(options: {
     }
   }
 
+  const isUp = () => child !== undefined && child.exitCode === null && child.signalCode === null
+  // One start at a time, none once up, none after stop: a start asked for while another is under
+  // way (a restart on a timer, and the test's own once the rounds end) joins it. Two at once, the
+  // loser would retry until the port was free again, after the test stopped the winner, and
+  // outlive the test.
+  let starting: Promise<void> | undefined
+  let stopped = false
+  const start = (): Promise<void> => {
+    if (stopped || isUp()) return starting ?? Promise.resolve()
+    starting ??= startOnce().finally(() => {
+      starting = undefined
+    })
+    return starting
+  }
+  /** The process, once any start under way has settled. */
+  const settled = async (): Promise<ChildProcess | undefined> => {
+    await starting?.catch(() => undefined)
+    const current = child
+    child = undefined
+    return current
+  }
+
   await start()
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     get up() {
-      return child !== undefined && child.exitCode === null && child.signalCode === null
+      return isUp()
     },
     async kill() {
-      const current = child
-      child = undefined
+      const current = await settled()
       if (current === undefined || current.exitCode !== null || current.signalCode !== null) return
       await new Promise<void>((resolve) => {
         current.once('exit', () => resolve())
@@ -101,8 +122,8 @@ export async function startChaosServer(options: {
     },
     start,
     async stop() {
-      const current = child
-      child = undefined
+      stopped = true
+      const current = await settled()
       if (current === undefined || current.exitCode !== null || current.signalCode !== null) return
       await new Promise<void>((resolve) => {
         current.once('exit', () => resolve())
