@@ -12,7 +12,7 @@ import { parseLambdaFunctionArn } from './aws/arns.js'
 import { createPoolPushRouter, snsPlatformsOf } from './aws/push-routing.js'
 import { type AwsOptions, type AwsServices, createAwsServices } from './aws/services.js'
 import { CognitoError } from './errors.js'
-import { createApp, type SiteHandler } from './http/app.js'
+import { type AppDependencies, createApp, type SiteHandler } from './http/app.js'
 import { createBodyBudget } from './http/body.js'
 import {
   DEFAULT_HEADERS_TIMEOUT_MS,
@@ -21,6 +21,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
 } from './http/limits.js'
 import { createSocketServer } from './http/socket.js'
+import { createSocketRunner } from './http/socket-runner.js'
 import {
   createJwtLoginVerifier,
   defaultNewIdentityId,
@@ -301,7 +302,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   // A started server hears every change committed after it started, through any process.
   await store.bus?.listening()
   const bodyLimit = options.bodyLimit ?? 8 * 1024 * 1024
-  const app = createApp({
+  const appDependencies: AppDependencies = {
     store,
     changes: combineChangeListeners(
       events,
@@ -349,7 +350,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     metrics,
     ...(throttle === undefined ? {} : { throttle: throttle satisfies RequestThrottle }),
     trustProxy: options.trustProxy ?? false,
-  })
+  }
+  const app = createApp(appDependencies)
   // Started at once: rows a previous run committed but did not deliver go out after a restart. Without
   // senders it stays idle, so such rows wait for a run that can deliver them instead of being dropped.
   if (pushSenders.length > 0) dispatcher.start()
@@ -359,9 +361,11 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   const fetch = async (request: Request) => app.fetch(request)
   // On Node the handler also gets the raw request, so bodies are read without a web Request copy.
   const nodeFetch = async (request: Request, env: unknown) => app.fetch(request, env)
-  // The WebSocket channel (`.../socket`): its operations run through the same app.
+  // The WebSocket channel (`.../socket`): its operations go through the same checks as the app's
+  // requests, the identity's own ones directly, anything else through the app itself.
   const sockets = createSocketServer({
     fetch: (request, env) => app.fetch(request, env),
+    run: createSocketRunner(appDependencies),
     hub: events,
     store,
     bodyLimit,

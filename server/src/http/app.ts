@@ -5,12 +5,12 @@ import type { Limits } from 'pushsync/core'
 import type { Authenticator } from '../auth/authenticate.js'
 import type { Principal } from '../auth/principal.js'
 import type { SignedRequestHead } from '../auth/sigv4.js'
-import { CognitoError, throttled } from '../errors.js'
+import { CognitoError } from '../errors.js'
 import { addressKey, clientAddress } from '../ops/client-address.js'
 import { createReadinessCheck, type HealthAnswer, liveness } from '../ops/health.js'
 import { type ServerLogger, SILENT_LOGGER, serializeError } from '../ops/logger.js'
-import { NO_METRICS, type ServerMetrics } from '../ops/metrics.js'
-import type { RequestThrottle, ThrottleKind } from '../ops/throttle.js'
+import type { ServerMetrics } from '../ops/metrics.js'
+import type { RequestThrottle } from '../ops/throttle.js'
 import type { ChangeListener } from '../push/change.js'
 import type { SseHub } from '../push/sse-hub.js'
 import type { SyncStore } from '../store/contract.js'
@@ -24,13 +24,9 @@ import {
   setIdentityPoolConfiguration,
 } from '../sync/configuration.js'
 import type { OperationContext, SessionTokens } from '../sync/context.js'
-import { deleteDataset, describeDataset, listDatasets } from '../sync/datasets.js'
-import { registerDevice, setSubscription } from '../sync/devices.js'
-import { listRecords } from '../sync/list-records.js'
-import { mergeIdentities } from '../sync/merge-identities.js'
+import { registerDevice } from '../sync/devices.js'
 import type { SpentSessions } from '../sync/spent-sessions.js'
 import type { SyncTriggerHook } from '../sync/sync-trigger.js'
-import { updateRecords } from '../sync/update-records.js'
 import { describeIdentityPoolUsage, describeIdentityUsage, listIdentityPoolUsage } from '../sync/usage.js'
 import {
   type BodyBudget,
@@ -41,6 +37,8 @@ import {
   refuseUnreadBody,
 } from './body.js'
 import { serveEvents } from './events.js'
+import { IDENTITY_ROUTES, type RouteInput } from './identity-routes.js'
+import { CLIENT_CLOSED, cognitoErrorOf, operationContext, requestChecks } from './request-checks.js'
 import { VAPID_PUBLIC_KEY_PATH, vapidPublicKeyHandler } from './vapid.js'
 
 /** A request as signature verification needs it: the path and query exactly as they arrived. */
@@ -126,12 +124,6 @@ function nodeIncoming(c: Context): IncomingMessage | undefined {
   return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
 }
 
-/**
- * The status logged (and counted) for a request whose client hung up before its body arrived:
- * nobody reads the answer; 499 is the number proxies use for it.
- */
-const CLIENT_CLOSED = 499
-
 /** Serves pages next to the API: a response, or `undefined` to leave the request to the API. */
 export type SiteHandler = (request: Request) => Response | undefined | Promise<Response | undefined>
 
@@ -145,14 +137,9 @@ type Handler = (context: OperationContext, c: Context<AppEnv>, body: unknown) =>
 export function createApp(deps: AppDependencies): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   const logger = deps.logger ?? SILENT_LOGGER
-  const metrics = deps.metrics ?? NO_METRICS
-  const reportError = (error: unknown, c: Context<AppEnv>) => {
-    logger.error(
-      { requestId: c.get('requestId'), operation: c.get('operation'), error: serializeError(error) },
-      'internal error',
-    )
-    deps.onError?.(error)
-  }
+  const checks = requestChecks(deps)
+  const reportError = (error: unknown, c: Context<AppEnv>) =>
+    checks.reportError(error, c.get('requestId'), c.get('operation'))
 
   // First, so that every answer (CORS preflights and errors included) has a request id, a log
   // line and its place in the metrics.
@@ -164,25 +151,14 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     await next()
     // Responses made without the context (a site's page) get the id too.
     if (!c.res.headers.has('x-amzn-RequestId')) c.header('x-amzn-RequestId', requestId)
-    const seconds = (performance.now() - started) / 1000
-    const operation = c.get('operation') ?? (c.req.method === 'OPTIONS' ? 'Preflight' : 'Unknown')
-    const status = c.res.status
-    metrics.request(operation, status, seconds)
-    const errorType = c.res.headers.get('x-amzn-ErrorType')
-    const principal = c.get('principal')
-    const line = {
+    checks.logRequest({
       requestId,
-      operation,
-      status,
-      durationMs: Math.round(seconds * 100_000) / 100,
-      ...(principal === undefined ? {} : { principal }),
-      ...(errorType === null ? {} : { errorType }),
-    }
-    // Probes come every few seconds: their lines would bury the requests. A client that hung up
-    // mid-body is not worth more than a debug line either (and anyone can do it, as often as they like).
-    if (operation === 'Healthz' || operation === 'Readyz' || status === CLIENT_CLOSED)
-      logger.debug(line, status === CLIENT_CLOSED ? 'client closed the connection mid-request' : 'request')
-    else logger.info(line, 'request')
+      operation: c.get('operation') ?? (c.req.method === 'OPTIONS' ? 'Preflight' : 'Unknown'),
+      status: c.res.status,
+      started,
+      principal: c.get('principal'),
+      errorType: c.res.headers.get('x-amzn-ErrorType') ?? undefined,
+    })
   })
   // A body of up to this many bytes is read and thrown away after its request was refused, so the
   // client gets to read the refusal (see refuseUnreadBody).
@@ -211,14 +187,6 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     )
   })
 
-  /** Refuses the request when `key`'s bucket of that kind is empty: before any work that costs. */
-  const throttle = (kind: ThrottleKind, key: string) => {
-    const waitMs = deps.throttle?.take(kind, key, deps.now()) ?? 0
-    if (waitMs === 0) return
-    metrics.throttled(kind)
-    throw throttled(waitMs)
-  }
-
   /** A request's body, once its headers have authenticated it, within the body rules. */
   const requestBody = (c: Context<AppEnv>, limit: number): Promise<Uint8Array> => {
     const incoming = nodeIncoming(c)
@@ -238,8 +206,7 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     if (principal.kind === 'identity') {
       c.set('principal', principal.identityId)
       refuseOtherIdentity(c, principal)
-      throttle('identity', principal.identityId)
-      await refuseMergedIdentity(deps.store, principal.identityId)
+      await checks.admitIdentity(principal.identityId)
     } else {
       c.set('principal', 'developer')
     }
@@ -253,28 +220,12 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     async (c: Context<AppEnv>): Promise<Response> => {
       c.set('operation', name)
       const { body, principal } = await authenticated(c)
-      const context: OperationContext = {
-        store: deps.store,
-        principal,
-        now: deps.now(),
-        limits: deps.limits,
-        sessions: deps.sessions,
-        randomId: deps.randomId,
-        ...(deps.syncTriggerFor === undefined ? {} : { syncTriggerFor: deps.syncTriggerFor }),
-        ...(deps.changes === undefined ? {} : { changes: deps.changes }),
-        ...(deps.spentSessions === undefined ? {} : { spentSessions: deps.spentSessions }),
-        ...(deps.deviceTokenRefusal === undefined ? {} : { deviceTokenRefusal: deps.deviceTokenRefusal }),
-        ...(deps.syncTriggerUrlRefusal === undefined
-          ? {}
-          : { syncTriggerUrlRefusal: deps.syncTriggerUrlRefusal }),
-      }
-      const result = await handler(context, c, parseJsonBody(body))
+      const result = await handler(operationContext(deps, principal), c, parseJsonBody(body))
       return jsonResponse(c, result)
     }
 
   const pool = (c: Context) => c.req.param('pool') ?? ''
   const identity = (c: Context) => ({ identityPoolId: pool(c), identityId: c.req.param('identity') ?? '' })
-  const dataset = (c: Context) => ({ ...identity(c), datasetName: c.req.param('dataset') ?? '' })
   const query = (c: Context, name: string) => c.req.query(name)
 
   // Health probes: unauthenticated, cheap, outside the API's paths; routes, so a site never shadows them.
@@ -302,7 +253,7 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     // A guest identity is a row written for anyone who asks: the one thing an address is limited in.
     if (isGuestGetId(target, body)) {
       const incoming = nodeIncoming(c)
-      throttle(
+      checks.throttle(
         'guestGetId',
         addressKey(
           clientAddress(c.req.raw.headers, incoming?.socket.remoteAddress, deps.trustProxy ?? false),
@@ -329,54 +280,14 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     '/identitypools/:pool/identities/:identity',
     operation('DescribeIdentityUsage', (ctx, c) => describeIdentityUsage(ctx, identity(c))),
   )
-  app.get(
-    '/identitypools/:pool/identities/:identity/datasets',
-    operation('ListDatasets', (ctx, c) =>
-      listDatasets(ctx, {
-        ...identity(c),
-        maxResults: query(c, 'maxResults'),
-        nextToken: query(c, 'nextToken'),
-      }),
-    ),
-  )
-  app.get(
-    '/identitypools/:pool/identities/:identity/datasets/:dataset',
-    operation('DescribeDataset', (ctx, c) => describeDataset(ctx, dataset(c))),
-  )
-  app.delete(
-    '/identitypools/:pool/identities/:identity/datasets/:dataset',
-    operation('DeleteDataset', (ctx, c) =>
-      deleteDataset(ctx, { ...dataset(c), deviceId: query(c, 'deviceId') }),
-    ),
-  )
-  app.post(
-    '/identitypools/:pool/identities/:identity/datasets/:dataset',
-    operation('UpdateRecords', (ctx, c, body) => updateRecords(ctx, { ...dataset(c), body })),
-  )
-  app.get(
-    '/identitypools/:pool/identities/:identity/datasets/:dataset/records',
-    operation('ListRecords', (ctx, c) =>
-      listRecords(ctx, {
-        ...dataset(c),
-        lastSyncCount: query(c, 'lastSyncCount'),
-        maxResults: query(c, 'maxResults'),
-        nextToken: query(c, 'nextToken'),
-        syncSessionToken: query(c, 'syncSessionToken'),
-      }),
-    ),
-  )
-  app.post(
-    '/identitypools/:pool/identities/:identity/datasets/:dataset/subscriptions/:device',
-    operation('SubscribeToDataset', (ctx, c) =>
-      setSubscription(ctx, { ...dataset(c), deviceId: c.req.param('device') ?? '' }, true),
-    ),
-  )
-  app.delete(
-    '/identitypools/:pool/identities/:identity/datasets/:dataset/subscriptions/:device',
-    operation('UnsubscribeFromDataset', (ctx, c) =>
-      setSubscription(ctx, { ...dataset(c), deviceId: c.req.param('device') ?? '' }, false),
-    ),
-  )
+  // The identity's own operations, also run for its socket's messages (see runMessage).
+  for (const route of IDENTITY_ROUTES) {
+    app.on(
+      route.method,
+      `/identitypools/:pool/identities/:identity/${route.path}`,
+      operation(route.operation, (ctx, c, body) => route.run(ctx, routeInput(c), body)),
+    )
+  }
   app.post(
     '/identitypools/:pool/identity/:identity/device',
     operation('RegisterDevice', (ctx, c, body) => registerDevice(ctx, { ...identity(c), body })),
@@ -402,11 +313,6 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     ),
   )
 
-  // Our extension, for admins: fold another identity into this one (Cognito merged on linked logins).
-  app.post(
-    '/identitypools/:pool/identities/:identity/merge',
-    operation('MergeIdentities', (ctx, c, body) => mergeIdentities(ctx, { ...identity(c), body })),
-  )
   // Our extension: the SSE live channel (see events.ts).
   const hub = deps.events
   if (hub !== undefined) {
@@ -460,6 +366,16 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   return app
 }
 
+/** An identity route's input from Hono's request: its params come decoded. */
+function routeInput(c: Context): RouteInput {
+  return {
+    identityPoolId: c.req.param('pool') ?? '',
+    identityId: c.req.param('identity') ?? '',
+    params: c.req.param() as Record<string, string>,
+    query: (name) => c.req.query(name),
+  }
+}
+
 /**
  * The environment key by which the WebSocket's upgrade handler asks the socket route to authorize an
  * upgrade: only code in this process can pass it, so no HTTP request reaches that answer.
@@ -469,20 +385,6 @@ export const SOCKET_UPGRADE = 'pushsyncSocketUpgrade'
 /** Paths that belong to the API whether or not a route answers them: Cognito's and pushsync's own. */
 function isApiPath(path: string): boolean {
   return path === '/identitypools' || path.startsWith('/identitypools/') || path.startsWith('/pushsync/')
-}
-
-/**
- * Credentials are stateless, so ones issued before an identity was merged away would still verify;
- * the identity's row says it no longer owns anything.
- */
-async function refuseMergedIdentity(store: SyncStore, identityId: string): Promise<void> {
-  const row = await store.transaction((tx) => tx.getIdentity(identityId))
-  if (row?.mergedInto != null) {
-    throw new CognitoError(
-      'NotAuthorizedException',
-      `Identity ${identityId} was merged into another identity`,
-    )
-  }
 }
 
 /** The request as its signature covers it, without the body: the path and query exactly as sent. */
@@ -548,14 +450,7 @@ function errorResponse(
   error: unknown,
   onError?: (error: unknown, c: Context<AppEnv>) => void,
 ): Response {
-  let cognito: CognitoError
-  if (error instanceof CognitoError) cognito = error
-  else if (error instanceof URIError)
-    cognito = new CognitoError('InvalidParameterException', 'Malformed URL encoding')
-  else {
-    onError?.(error, c)
-    cognito = new CognitoError('InternalErrorException', 'Internal error')
-  }
+  const cognito = cognitoErrorOf(error, (unexpected) => onError?.(unexpected, c))
   return c.json({ __type: cognito.type, message: cognito.message }, cognito.status as 400, {
     'x-amzn-ErrorType': cognito.type,
     ...(cognito.retryAfterSeconds === undefined ? {} : { 'retry-after': String(cognito.retryAfterSeconds) }),

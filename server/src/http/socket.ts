@@ -1,8 +1,10 @@
 /**
  * `GET /identitypools/{pool}/identities/{identity}/socket`, upgraded to a WebSocket: one persistent
  * channel per device that carries both the identity's Cognito Sync operations and its `sync` events.
- * It is an addition to the HTTP API, not a replacement: every operation it carries is run by the
- * same app as an HTTP request would be (authentication, throttling, limits, metrics, logging).
+ * It is an addition to the HTTP API, not a replacement: every operation it carries goes through
+ * what its HTTP request would (authentication, throttling, limits, metrics, logging) and gets the
+ * same answer; the identity's own operations run directly (socket-runner.ts), without building a
+ * web Request and Response, anything else through the app.
  *
  * The upgrade is authenticated before anything is upgraded: the bearer token comes from the offered
  * subprotocol `pushsync.bearer.<base64url(token)>` (browsers cannot set headers on a WebSocket) or
@@ -24,6 +26,7 @@ import type { SseConnection, SseHub } from '../push/sse-hub.js'
 import type { SyncStore } from '../store/contract.js'
 import { SOCKET_UPGRADE } from './app.js'
 import { eventData, MAX_UNSENT_EVENT_BYTES, openingEvents, type SyncEvent } from './events.js'
+import type { SocketAnswer, SocketCall } from './socket-runner.js'
 
 /** The subprotocol the server answers with: the message format above. */
 export const SOCKET_PROTOCOL = 'pushsync.v1'
@@ -46,6 +49,11 @@ const METHODS = new Set(['GET', 'POST', 'DELETE'])
 export interface SocketServerOptions {
   /** The app's handler; the upgrade is authorized by calling it with `SOCKET_UPGRADE` in `env`. */
   readonly fetch: (request: Request, env?: unknown) => Response | Promise<Response>
+  /**
+   * Runs a message of the identity's own operations without a web Request, as the app would answer
+   * it (see createSocketRunner); undefined for a path that only the app answers.
+   */
+  readonly run: (call: SocketCall) => Promise<SocketAnswer | undefined>
   readonly hub: SseHub
   readonly store: SyncStore
   /** The app's largest request body: a message may hold one, plus its envelope. */
@@ -104,6 +112,8 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
     wss.handleUpgrade(request, socket, head, (ws) => {
       serveSocket(ws, {
         fetch: options.fetch,
+        run: options.run,
+        bodyLimit: options.bodyLimit,
         hub,
         store: options.store,
         token,
@@ -138,6 +148,8 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
 
 interface SocketContext {
   readonly fetch: SocketServerOptions['fetch']
+  readonly run: SocketServerOptions['run']
+  readonly bodyLimit: number
   readonly hub: SseHub
   readonly store: SyncStore
   readonly token: string
@@ -266,13 +278,16 @@ interface SocketMessage {
   readonly method: 'GET' | 'POST' | 'DELETE'
   readonly path: string
   readonly body: object | undefined
+  /** The whole message's size in bytes. */
+  readonly bytes: number
 }
 
 /** A client's message, or undefined when it is not one. */
 function readMessage(data: RawData): SocketMessage | undefined {
   let value: unknown
+  const text = rawText(data)
   try {
-    value = JSON.parse(rawText(data))
+    value = JSON.parse(text)
   } catch {
     return undefined
   }
@@ -283,7 +298,13 @@ function readMessage(data: RawData): SocketMessage | undefined {
   if (typeof path !== 'string') return undefined
   if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body)))
     return undefined
-  return { id, method: method as SocketMessage['method'], path, body: body as object | undefined }
+  return {
+    id,
+    method: method as SocketMessage['method'],
+    path,
+    body: body as object | undefined,
+    bytes: Buffer.byteLength(text),
+  }
 }
 
 function rawText(data: RawData): string {
@@ -322,8 +343,19 @@ function ownUrl(path: string, own: { identityPoolId: string; identityId: string 
   return url
 }
 
-/** One operation, through the app exactly as an HTTP request; its answer's text. */
+/**
+ * One operation, answered as the app answers its HTTP request: the identity's own operations
+ * directly, anything else through the app. Its answer's text.
+ */
 async function run(context: SocketContext, url: URL, message: SocketMessage): Promise<string> {
+  const direct = await context.run({
+    method: message.method,
+    url,
+    body: message.method === 'POST' ? message.body : undefined,
+    bodyBytes: bodyBytes(message, context.bodyLimit),
+    token: context.token,
+  })
+  if (direct !== undefined) return answerText(message.id, direct.status, direct.body, direct.retryAfter)
   const headers: Record<string, string> = { authorization: `Bearer ${context.token}` }
   const withBody = message.method === 'POST'
   if (withBody) headers['content-type'] = 'application/json'
@@ -336,6 +368,15 @@ async function run(context: SocketContext, url: URL, message: SocketMessage): Pr
   )
   const text = await response.text()
   return answerText(message.id, response.status, text, response.headers.get('retry-after') ?? undefined)
+}
+
+/**
+ * The size of a message's body as an HTTP request would carry it (JSON text; only POST has one).
+ * A message within the limit as a whole has a body within it: only a larger one is measured.
+ */
+function bodyBytes(message: SocketMessage, limit: number): number {
+  if (message.method !== 'POST' || message.body === undefined) return 0
+  return message.bytes <= limit ? message.bytes : Buffer.byteLength(JSON.stringify(message.body))
 }
 
 function answerText(id: number, status: number, body: string, retryAfter?: string): string {

@@ -10,6 +10,16 @@ import { MAX_UNSENT_EVENT_BYTES } from '../../src/http/events.js'
 import { MAX_IN_FLIGHT } from '../../src/http/socket.js'
 import { createSyncServer, type SyncServer } from '../../src/server.js'
 import { type Identity, signInAsGuest } from '../helpers/guest.js'
+import {
+  bearerProtocol,
+  call,
+  identityPathIn,
+  messageId,
+  openSocket as openSocketAt,
+  type SocketTarget,
+  socketUrl as socketUrlAt,
+  until,
+} from '../helpers/socket.js'
 
 const POOL = 'us-east-1:5e5e0000-0000-4000-8000-0000000000ac'
 const WAIT_MS = 5000
@@ -34,40 +44,11 @@ async function start(
   return { server, url, port }
 }
 
-const identityPath = (who: Identity, identityId = who.identityId) =>
-  `/identitypools/${enc(POOL)}/identities/${enc(identityId)}`
-
-function socketUrl(who: Identity, options: { identityId?: string; deviceId?: string } = {}): string {
-  const query = options.deviceId === undefined ? '' : `?deviceId=${enc(options.deviceId)}`
-  return `${who.url.replace(/^http/, 'ws')}${identityPath(who, options.identityId)}/socket${query}`
-}
-
-const bearerProtocol = (token: string) => `pushsync.bearer.${Buffer.from(token).toString('base64url')}`
-
-interface Received {
-  readonly answers: Map<number, { status: number; body: string; retryAfter?: string }>
-  readonly events: Array<{ event: string; data: Record<string, unknown> }>
-}
-
-/** An open socket, with what it received sorted into answers and events. */
-async function openSocket(
-  who: Identity,
-  options: { identityId?: string; deviceId?: string } = {},
-): Promise<{ ws: WebSocket; received: Received; closed: Promise<number> }> {
-  const ws = new WebSocket(socketUrl(who, options), ['pushsync.v1', bearerProtocol(who.token)])
-  const received: Received = { answers: new Map(), events: [] }
-  ws.on('message', (data) => {
-    const message = JSON.parse(String(data))
-    if (typeof message.id === 'number') received.answers.set(message.id, message)
-    else received.events.push(message)
-  })
-  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve())
-    ws.once('error', reject)
-  })
-  return { ws, received, closed }
-}
+const identityPath = (who: Identity, identityId = who.identityId) => identityPathIn(POOL, identityId)
+const socketUrl = (who: Identity, target: Omit<SocketTarget, 'pool'> = {}) =>
+  socketUrlAt(who, { pool: POOL, ...target })
+const openSocket = (who: Identity, target: Omit<SocketTarget, 'pool'> = {}) =>
+  openSocketAt(who, { pool: POOL, ...target })
 
 /** An upgrade the server refuses: its status and JSON body, and that it never opened. */
 function refusedUpgrade(
@@ -92,28 +73,6 @@ function refusedUpgrade(
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text), opened }))
     })
   })
-}
-
-async function until(condition: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for a condition')
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
-
-let nextId = 1
-/** One operation over the socket; resolves with its answer. */
-async function call(
-  socket: { ws: WebSocket; received: Received },
-  method: string,
-  path: string,
-  body?: object,
-): Promise<{ status: number; body: string; retryAfter?: string }> {
-  const id = nextId++
-  socket.ws.send(JSON.stringify({ id, method, path, ...(body === undefined ? {} : { body }) }))
-  await until(() => socket.received.answers.has(id))
-  return socket.received.answers.get(id) as { status: number; body: string }
 }
 
 /** A write over HTTP, as another device makes it. */
@@ -248,12 +207,14 @@ describe('messages', () => {
     const who = await signInAsGuest(running.url, POOL)
     const socket = await openSocket(who)
     const count = MAX_IN_FLIGHT + 8
-    const first = nextId
+    const first = messageId() + 1
     // One write to the wire, so the server reads them all before answering any.
     const raw = (socket.ws as unknown as { _socket: Socket })._socket
     raw.cork()
     for (let i = 0; i < count; i++) {
-      socket.ws.send(JSON.stringify({ id: nextId++, method: 'GET', path: `${identityPath(who)}/datasets` }))
+      socket.ws.send(
+        JSON.stringify({ id: messageId(), method: 'GET', path: `${identityPath(who)}/datasets` }),
+      )
     }
     raw.uncork()
     await until(() => socket.received.answers.size === count)
