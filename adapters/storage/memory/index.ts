@@ -24,7 +24,7 @@ const ADAPTER = 'storage:memory'
 /** Creates an empty store. Every call gives a separate store; instances never share data. */
 export function createMemoryStorage(options: MemoryStorageOptions = {}): StorageAdapter {
   const label = options.name
-  let committed: Store = new Map()
+  const committed: Store = new Map()
   // Each transaction chains onto the previous one's settlement, so none ever sees another's partial state.
   let queue: Promise<unknown> = Promise.resolve()
   let closed = false
@@ -58,12 +58,15 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
 
     write(fn) {
       return enqueue(async () => {
-        const draft = new Draft(committed)
+        // Transactions run one at a time (enqueue), so a write may change the committed store in
+        // place: nothing can read it meanwhile. A failed one is undone from its journal.
+        const journal = new Journal()
         const scope = new Scope(closedError)
         try {
-          const result = await fn(writeTx(draft, scope))
-          committed = draft.store
-          return result
+          return await fn(writeTx(committed, journal, scope))
+        } catch (error) {
+          journal.undo()
+          throw error
         } finally {
           scope.end()
         }
@@ -80,7 +83,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
 
 // --- Internal helpers ---
 
-/** What one identity owns. Only a draft's own copies are ever mutated; committed ones are shared. */
+/** What one identity owns. */
 interface IdentityData {
   readonly datasets: Map<string, DatasetMeta>
   /** Dataset name → key → record. A dataset's records exist with or without its metadata. */
@@ -91,29 +94,46 @@ interface IdentityData {
 type Store = Map<string, IdentityData>
 
 /**
- * A copy-on-write view of the committed store: an identity is copied the first time the transaction
- * changes it, so a rejected transaction is dropped by not swapping its store in.
+ * How to take back what a write transaction changed: each change notes what its map held before,
+ * and `undo` restores them newest first. A write costs what it touches, whatever the store holds.
  */
-class Draft {
-  readonly store: Store
-  readonly #owned = new Set<string>()
+class Journal {
+  readonly #undo: Array<() => void> = []
 
-  constructor(committed: Store) {
-    this.store = new Map(committed)
+  set<K, V>(map: Map<K, V>, key: K, value: V): void {
+    this.#remember(map, key)
+    map.set(key, value)
   }
 
-  mutable(identityId: string): IdentityData {
-    const current = this.store.get(identityId)
-    if (current !== undefined && this.#owned.has(identityId)) return current
-    const copy: IdentityData = {
-      datasets: new Map(current?.datasets),
-      records: new Map(Array.from(current?.records ?? [], ([name, rows]) => [name, new Map(rows)])),
-      devices: new Map(current?.devices),
+  delete<K, V>(map: Map<K, V>, key: K): void {
+    if (!map.has(key)) return
+    this.#remember(map, key)
+    map.delete(key)
+  }
+
+  undo(): void {
+    for (let i = this.#undo.length - 1; i >= 0; i--) this.#undo[i]?.()
+    this.#undo.length = 0
+  }
+
+  #remember<K, V>(map: Map<K, V>, key: K): void {
+    if (map.has(key)) {
+      const before = map.get(key) as V
+      this.#undo.push(() => map.set(key, before))
+    } else {
+      this.#undo.push(() => map.delete(key))
     }
-    this.store.set(identityId, copy)
-    this.#owned.add(identityId)
-    return copy
   }
+}
+
+/** The identity's data, created (through the journal) if it has none yet. */
+function identityData(store: Store, journal: Journal, identityId: string): IdentityData {
+  let data = store.get(identityId)
+  if (data === undefined) {
+    data = { datasets: new Map(), records: new Map(), devices: new Map() }
+    journal.set(store, identityId, data)
+  }
+  return data
 }
 
 /** Ends a transaction object's life: once its callback has settled, a leaked object must not act. */
@@ -155,10 +175,10 @@ function readTx(store: Store, scope: Scope): StorageReadTx {
     },
     async listRecords(identityId, dataset, options?: ListRecordsOptions) {
       scope.check()
-      const rows = sortedBy(store.get(identityId)?.records.get(dataset)?.values(), (record) => record.key)
-      return (options?.dirtyOnly === true ? rows.filter((record) => record.dirty) : rows).map((record) => ({
-        ...record,
-      }))
+      const all = store.get(identityId)?.records.get(dataset)?.values()
+      // Filtered before sorting: a sync lists the few dirty rows of a dataset of any size.
+      const rows = options?.dirtyOnly === true ? Array.from(all ?? []).filter((record) => record.dirty) : all
+      return sortedBy(rows, (record) => record.key).map((record) => ({ ...record }))
     },
     async getDevice(identityId, platform) {
       scope.check()
@@ -174,41 +194,45 @@ function readTx(store: Store, scope: Scope): StorageReadTx {
   }
 }
 
-function writeTx(draft: Draft, scope: Scope): StorageWriteTx {
+function writeTx(store: Store, journal: Journal, scope: Scope): StorageWriteTx {
   return {
-    ...readTx(draft.store, scope),
+    ...readTx(store, scope),
     async putDataset(meta) {
       scope.check()
-      draft.mutable(meta.identityId).datasets.set(meta.name, copyMeta(meta))
+      journal.set(identityData(store, journal, meta.identityId).datasets, meta.name, copyMeta(meta))
     },
     async deleteDataset(identityId, name) {
       scope.check()
-      const data = draft.mutable(identityId)
-      data.datasets.delete(name)
-      data.records.delete(name)
+      const data = store.get(identityId)
+      if (data === undefined) return
+      journal.delete(data.datasets, name)
+      journal.delete(data.records, name)
     },
     async putRecords(identityId, dataset, records) {
       scope.check()
-      const data = draft.mutable(identityId)
+      const data = identityData(store, journal, identityId)
       let rows = data.records.get(dataset)
       if (rows === undefined) {
         rows = new Map()
-        data.records.set(dataset, rows)
+        journal.set(data.records, dataset, rows)
       }
-      for (const record of records) rows.set(record.key, copyRecord(record))
+      for (const record of records) journal.set(rows, record.key, copyRecord(record))
     },
     async deleteRecords(identityId, dataset, keys) {
       scope.check()
-      const rows = draft.mutable(identityId).records.get(dataset)
-      for (const key of keys) rows?.delete(key)
+      const rows = store.get(identityId)?.records.get(dataset)
+      if (rows === undefined) return
+      for (const key of keys) journal.delete(rows, key)
     },
     async putDevice(registration) {
       scope.check()
-      draft.mutable(registration.identityId).devices.set(registration.platform, copyDevice(registration))
+      const devices = identityData(store, journal, registration.identityId).devices
+      journal.set(devices, registration.platform, copyDevice(registration))
     },
     async deleteDevice(identityId, platform) {
       scope.check()
-      draft.mutable(identityId).devices.delete(platform)
+      const devices = store.get(identityId)?.devices
+      if (devices !== undefined) journal.delete(devices, platform)
     },
   }
 }
