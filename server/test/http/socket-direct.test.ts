@@ -325,3 +325,34 @@ describe('a throttled identity', () => {
     }
   })
 })
+
+describe('a socket whose token expires', () => {
+  it('is refused on its next message, as HTTP refuses the token', async () => {
+    const clock = { time: Date.UTC(2026, 0, 1) }
+    const timed = await createSyncServer({
+      db: ':memory:',
+      allowUnauthenticated: true,
+      tokenSecret: 'socket-direct-tests',
+      now: () => clock.time,
+    })
+    try {
+      const { url: timedUrl } = await timed.listen(0)
+      const who = await signInAsGuest(timedUrl, POOL)
+      const socket = await openSocket(who, { pool: POOL })
+      const path = `${identityPathIn(POOL, who.identityId)}/datasets`
+      expect((await call(socket, 'GET', path)).status).toBe(200)
+      clock.time += 59 * 60_000
+      expect((await call(socket, 'GET', path)).status).toBe(200)
+      // The credentials last an hour.
+      clock.time += 2 * 60_000
+      const refused = await call(socket, 'GET', path)
+      const http = await fetch(`${timedUrl}${path}`, { headers: { authorization: `Bearer ${who.token}` } })
+      expect(refused.status).toBe(403)
+      expect(http.status).toBe(403)
+      expect(JSON.parse(refused.body)).toEqual(await http.json())
+      socket.ws.close()
+    } finally {
+      await timed.close()
+    }
+  })
+})
