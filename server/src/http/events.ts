@@ -4,7 +4,7 @@ import type { Context } from 'hono'
 import { encodePushPayload } from 'pushsync/core'
 import type { Principal } from '../auth/principal.js'
 import type { DatasetChange } from '../push/change.js'
-import type { SseConnection, SseHub } from '../push/sse-hub.js'
+import type { SseHub } from '../push/sse-hub.js'
 import type { SyncStore } from '../store/contract.js'
 import { authorizeIdentity } from '../sync/access.js'
 
@@ -45,29 +45,18 @@ export async function serveEvents(c: Context, request: EventsRequest): Promise<R
   const { hub, identityPoolId, identityId } = request
   authorizeIdentity(request.principal, identityPoolId, identityId)
 
-  // Registered before the datasets are read, so a change committed in between is not lost; until
-  // the opening events are written, live ones wait so the stream starts with the snapshot.
-  const pending: DatasetChange[] = []
-  let deliver: ((change: DatasetChange) => void) | undefined
   let end!: () => void
   const ended = new Promise<void>((resolve) => {
     end = resolve
   })
-  const connection: SseConnection = {
-    deviceId: request.deviceId === undefined || request.deviceId === '' ? null : request.deviceId,
-    send(change) {
-      if (deliver === undefined) pending.push(change)
-      else deliver(change)
-    },
-    end,
-  }
-  const unregister = hub.register(identityPoolId, identityId, connection)
+  const deviceId = request.deviceId === undefined || request.deviceId === '' ? null : request.deviceId
+  const channel = registerLiveChannel(hub, { identityPoolId, identityId, deviceId, end })
 
   let datasets: SyncEvent[]
   try {
     datasets = await openingEvents(request.store, identityPoolId, identityId)
   } catch (error) {
-    unregister()
+    channel.unregister()
     throw error
   }
 
@@ -75,14 +64,55 @@ export async function serveEvents(c: Context, request: EventsRequest): Promise<R
   stream.closed.then(end)
   const heartbeat = setInterval(() => stream.write(': ping\n\n'), hub.heartbeatMs)
   for (const event of datasets) stream.write(syncEventText(event))
-  deliver = (change) => stream.write(syncEventText(change))
-  for (const change of pending.splice(0)) deliver(change)
+  channel.open((change) => stream.write(syncEventText(change)))
   ended.then(() => {
     clearInterval(heartbeat)
-    unregister()
+    channel.unregister()
     stream.end()
   })
   return stream.response
+}
+
+/** A live channel's place in the hub: see registerLiveChannel. */
+export interface LiveChannel {
+  /** From now on changes go to `deliver`, those that came meanwhile first, in order. */
+  open(deliver: (change: DatasetChange) => void): void
+  unregister(): void
+}
+
+/**
+ * Registers a live channel (this event stream, the WebSocket) before its opening events are read,
+ * so a change committed in between is not lost: changes wait until `open` is given the channel's
+ * writer, once the opening events are written, so the channel starts with the snapshot.
+ */
+export function registerLiveChannel(
+  hub: SseHub,
+  target: {
+    readonly identityPoolId: string
+    readonly identityId: string
+    /** The channel's device: changes it wrote are not sent back to it. */
+    readonly deviceId: string | null
+    /** Ends the channel (the hub closes). */
+    readonly end: () => void
+  },
+): LiveChannel {
+  const pending: DatasetChange[] = []
+  let deliver: ((change: DatasetChange) => void) | undefined
+  const unregister = hub.register(target.identityPoolId, target.identityId, {
+    deviceId: target.deviceId,
+    send(change) {
+      if (deliver === undefined) pending.push(change)
+      else deliver(change)
+    },
+    end: target.end,
+  })
+  return {
+    open(writer) {
+      deliver = writer
+      for (const change of pending.splice(0)) writer(change)
+    },
+    unregister,
+  }
 }
 
 /**

@@ -21,11 +21,16 @@ import type { IncomingMessage } from 'node:http'
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { type RawData, type WebSocket, WebSocketServer } from 'ws'
-import type { DatasetChange } from '../push/change.js'
-import type { SseConnection, SseHub } from '../push/sse-hub.js'
+import type { SseHub } from '../push/sse-hub.js'
 import type { SyncStore } from '../store/contract.js'
 import { SOCKET_UPGRADE } from './app.js'
-import { eventData, MAX_UNSENT_EVENT_BYTES, openingEvents, type SyncEvent } from './events.js'
+import {
+  eventData,
+  MAX_UNSENT_EVENT_BYTES,
+  openingEvents,
+  registerLiveChannel,
+  type SyncEvent,
+} from './events.js'
 import type { SocketAnswer, SocketCall } from './socket-runner.js'
 
 /** The subprotocol the server answers with: the message format above. */
@@ -180,21 +185,14 @@ function serveSocket(ws: WebSocket, context: SocketContext): void {
   }
   const sendEvent = (event: SyncEvent) => send(`{"event":"sync","data":${eventData(event)}}`)
 
-  // As for the SSE stream: registered before the datasets are read, so a change committed in
-  // between is not lost, and held until the opening events are sent.
-  const pending: DatasetChange[] = []
-  let deliver: ((change: DatasetChange) => void) | undefined
-  const connection: SseConnection = {
+  // As for the SSE stream: registered before the datasets are read, and held until the opening
+  // events are sent.
+  const channel = registerLiveChannel(hub, {
+    identityPoolId,
+    identityId,
     deviceId: context.deviceId,
-    send(change) {
-      if (deliver === undefined) pending.push(change)
-      else deliver(change)
-    },
-    end() {
-      void closeSocket(ws, GOING_AWAY, 'the server is shutting down')
-    },
-  }
-  const unregister = hub.register(identityPoolId, identityId, connection)
+    end: () => void closeSocket(ws, GOING_AWAY, 'the server is shutting down'),
+  })
 
   // A ping each heartbeat; a socket that did not answer the previous one is gone.
   let alive = true
@@ -213,14 +211,13 @@ function serveSocket(ws: WebSocket, context: SocketContext): void {
   ws.on('close', () => {
     open = false
     clearInterval(heartbeat)
-    unregister()
+    channel.unregister()
   })
 
   openingEvents(context.store, identityPoolId, identityId).then(
     (events) => {
       for (const event of events) sendEvent(event)
-      deliver = sendEvent
-      for (const change of pending.splice(0)) deliver(change)
+      channel.open(sendEvent)
     },
     (error: unknown) => {
       context.onError?.(error)

@@ -9,6 +9,8 @@ import { WebSocket } from 'ws'
 import { MAX_UNSENT_EVENT_BYTES } from '../../src/http/events.js'
 import { MAX_IN_FLIGHT } from '../../src/http/socket.js'
 import { createSyncServer, type SyncServer } from '../../src/server.js'
+import { createMemoryStore } from '../../src/store/memory.js'
+import { gatedStore } from '../helpers/gated-store.js'
 import { type Identity, signInAsGuest } from '../helpers/guest.js'
 import {
   bearerProtocol,
@@ -319,6 +321,34 @@ describe('events', () => {
     expect(theirs.received.events).toEqual([])
     mine.ws.close()
     theirs.ws.close()
+  })
+
+  it('carry a change committed while the socket opened, right after the opening events', async () => {
+    const gated = gatedStore(createMemoryStore())
+    const server = await createSyncServer({
+      db: gated.store,
+      allowUnauthenticated: true,
+      tokenSecret: 'socket-tests',
+    })
+    try {
+      const { url } = await server.listen(0)
+      const who = await signInAsGuest(url, POOL)
+      await put(who, 'notes', 'a')
+      const gate = gated.arm()
+      const socket = await openSocket(who, { deviceId: 'A' })
+      // The socket has read the datasets (count 1) and is about to send them: a write lands now.
+      await gate.reached
+      await put(who, 'notes', 'b', 'B')
+      gate.release()
+      await until(() => socket.received.events.length === 2)
+      expect(socket.received.events.map((event) => [event.data.datasetName, event.data.syncCount])).toEqual([
+        ['notes', 1],
+        ['notes', 2],
+      ])
+      socket.ws.close()
+    } finally {
+      await server.close()
+    }
   })
 
   it('lets go of a client that stops reading once more than 1 MiB waits for it', async () => {

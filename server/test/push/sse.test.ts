@@ -10,6 +10,8 @@ import { createSseHub, type SseConnection } from '../../src/push/sse-hub.js'
 import { createSyncServer, type SyncServer } from '../../src/server.js'
 import type { StoreTx } from '../../src/store/contract.js'
 import { openStore } from '../../src/store/index.js'
+import { createMemoryStore } from '../../src/store/memory.js'
+import { gatedStore } from '../helpers/gated-store.js'
 import { type Identity, signInAsGuest } from '../helpers/guest.js'
 
 const POOL = 'us-east-1:5e5e0000-0000-4000-8000-0000000000aa'
@@ -582,5 +584,34 @@ describe('combineChangeListeners', () => {
     )
     await expect(combined.inTransaction?.({} as StoreTx, change)).rejects.toThrow('no')
     expect(told).toEqual([])
+  })
+})
+
+describe('a change committed while a stream opens', () => {
+  it('comes right after the opening events, not lost', async () => {
+    const gated = gatedStore(createMemoryStore())
+    const server = await createSyncServer({
+      db: gated.store,
+      allowUnauthenticated: true,
+      tokenSecret: 'sse-tests',
+    })
+    try {
+      const { url } = await server.listen(0)
+      const who = await newIdentity(url)
+      await put(who, 'notes', 'a')
+      const gate = gated.arm()
+      const opening = openEvents(who)
+      // The stream has read the datasets (count 1) and is about to start: a write lands now.
+      await gate.reached
+      await put(who, 'notes', 'b', 'another-device')
+      gate.release()
+      const stream = await opening
+      const [first, second] = await stream.messagesUpTo(2)
+      expect(first).toEqual(syncMessage(who, 'notes', 1))
+      expect(JSON.parse(second?.data ?? '{}')).toMatchObject({ datasetName: 'notes', syncCount: 2 })
+      await stream.cancel()
+    } finally {
+      await server.close()
+    }
   })
 })
