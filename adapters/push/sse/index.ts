@@ -22,6 +22,7 @@ import type { PushSink, PushSource } from '../../../src/contracts/push-source.js
 import { errorTypeName, failureKindOf } from '../../../src/core/transport-failure.js'
 import { SyncError, type SyncErrorCode, TRANSPORT_ERROR_CODES } from '../../../src/errors.js'
 import { type ReconnectOptions, ReconnectWait } from './backoff.js'
+import { connectionToken, describeError, requireConnectionTarget } from './live-connection.js'
 import { createSseParser } from './parser.js'
 
 export type { ReconnectOptions } from './backoff.js'
@@ -84,15 +85,7 @@ export function createSsePushSource(options: SsePushSourceOptions): PushSource {
       adapter: NAME,
     })
   }
-  for (const [name, value] of [
-    ['endpoint', options.endpoint],
-    ['identityPoolId', identityPoolId],
-    ['identityId', identityId],
-  ] as const) {
-    if (typeof value !== 'string' || value === '') {
-      throw new SyncError('INVALID_ARGUMENT', `${name} must be a non-empty string`, { adapter: NAME })
-    }
-  }
+  requireConnectionTarget(options, NAME)
   const base = options.endpoint.replace(/\/+$/, '')
   const path = `/identitypools/${encodeURIComponent(identityPoolId)}/identities/${encodeURIComponent(identityId)}/events`
   const reconnect = options.reconnect ?? {}
@@ -144,7 +137,7 @@ class Connection {
       )
       .catch((error: unknown) => {
         // #connectOnce catches everything it awaits; reaching here is a bug, still never thrown at the caller.
-        this.#report('TRANSPORT_PROTOCOL', `the event stream loop failed: ${describe(error)}`, error)
+        this.#report('TRANSPORT_PROTOCOL', `the event stream loop failed: ${describeError(error)}`, error)
       })
   }
 
@@ -159,14 +152,12 @@ class Connection {
 
   /** One connection, from the token to the end of the stream; every failure is reported, none thrown. */
   async #connectOnce(): Promise<void> {
-    let token: string
-    try {
-      token = await this.#options.getToken()
-      if (typeof token !== 'string') throw new TypeError(`getToken returned ${typeof token}, not a string`)
-    } catch (error) {
-      this.#report('TRANSPORT_AUTH', `getToken failed: ${describe(error)}`, error)
+    const taken = await connectionToken(this.#options.getToken)
+    if ('failure' in taken) {
+      this.#report('TRANSPORT_AUTH', taken.failure, taken.cause)
       return
     }
+    const { token } = taken
     if (this.#stopped) return
     const send = this.#options.fetch ?? globalFetch()
     if (send === undefined) {
@@ -191,7 +182,8 @@ class Connection {
         signal: controller.signal,
       })
     } catch (error) {
-      if (!this.#stopped) this.#report('TRANSPORT_OFFLINE', `connecting failed: ${describe(error)}`, error)
+      if (!this.#stopped)
+        this.#report('TRANSPORT_OFFLINE', `connecting failed: ${describeError(error)}`, error)
       return
     }
     if (!response.ok) {
@@ -242,7 +234,7 @@ class Connection {
       // error worth reporting on its own; a server that keeps refusing is reported when it refuses.
     } catch (error) {
       if (!this.#stopped)
-        this.#report('TRANSPORT_OFFLINE', `the event stream broke: ${describe(error)}`, error)
+        this.#report('TRANSPORT_OFFLINE', `the event stream broke: ${describeError(error)}`, error)
     } finally {
       reader.cancel?.().catch(() => {})
     }
@@ -299,11 +291,6 @@ function globalFetch(): SseFetch | undefined {
   if (typeof globalThis.fetch !== 'function') return undefined
   // Called as a plain function: browsers refuse a `fetch` whose `this` is not the global object.
   return (url, init) => globalThis.fetch(url, init) as Promise<SseFetchResponse>
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`
-  return String(error)
 }
 
 function parseJson(text: string): Record<string, unknown> | undefined {

@@ -7,6 +7,7 @@ import type { TransportFailure } from '../../../src/contracts/transport.js'
 import { fail, type Result } from '../../../src/core/result.js'
 import { SyncError, type SyncErrorCode } from '../../../src/errors.js'
 import { type ReconnectOptions, ReconnectWait } from '../../push/sse/backoff.js'
+import { connectionToken } from '../../push/sse/live-connection.js'
 import { abortedFailure, describeError, readAnswer } from '../http/answer.js'
 import {
   OPEN,
@@ -129,14 +130,12 @@ export class Channel {
 
   /** One socket, from the token to its close; every failure is reported, none thrown. */
   async #connectOnce(): Promise<void> {
-    let token: string
-    try {
-      token = await this.#options.getToken()
-      if (typeof token !== 'string') throw new TypeError(`getToken returned ${typeof token}, not a string`)
-    } catch (error) {
-      this.#report('TRANSPORT_AUTH', `getToken failed: ${describeError(error)}`, error)
+    const taken = await connectionToken(this.#options.getToken)
+    if ('failure' in taken) {
+      this.#report('TRANSPORT_AUTH', taken.failure, taken.cause)
       return
     }
+    const { token } = taken
     if (this.#stopped) return
     let socket: WebSocketLike
     try {

@@ -26,6 +26,7 @@ import type { PushSource } from '../../../src/contracts/push-source.js'
 import type { Transport } from '../../../src/contracts/transport.js'
 import { SyncError } from '../../../src/errors.js'
 import type { ReconnectOptions } from '../../push/sse/backoff.js'
+import { requireConnectionTarget } from '../../push/sse/live-connection.js'
 import type { Exchange } from '../http/answer.js'
 import { createHttpExchange, type HttpTransportOptions } from '../http/index.js'
 import { createRestTransport, identityPathOf } from '../http/operations.js'
@@ -65,15 +66,7 @@ const PUSH_NAME = 'push:websocket'
 /** Creates the transport of one identity, with the push source that owns its socket. */
 export function createWebSocketTransport(options: WebSocketTransportOptions): WebSocketTransport {
   const { identityPoolId, identityId } = options
-  for (const [name, value] of [
-    ['endpoint', options.endpoint],
-    ['identityPoolId', identityPoolId],
-    ['identityId', identityId],
-  ] as const) {
-    if (typeof value !== 'string' || value === '') {
-      throw new SyncError('INVALID_ARGUMENT', `${name} must be a non-empty string`, { adapter: NAME })
-    }
-  }
+  requireConnectionTarget(options, NAME)
   const WebSocketClass = options.WebSocket ?? globalWebSocket()
   if (WebSocketClass === undefined) {
     throw new SyncError(
