@@ -318,6 +318,14 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   if (hub !== undefined) {
     app.get('/identitypools/:pool/identities/:identity/events', async (c) => {
       c.set('operation', 'Events')
+      // A socket's message waits for a whole answer, and a stream has none: the socket carries
+      // the events itself.
+      if ((c.env as { [SOCKET_MESSAGE]?: boolean } | undefined)?.[SOCKET_MESSAGE] === true) {
+        throw new CognitoError(
+          'InvalidParameterException',
+          'The event stream is not served to a socket message',
+        )
+      }
       return serveEvents(c, {
         hub,
         store: deps.store,
@@ -381,6 +389,9 @@ function routeInput(c: Context): RouteInput {
  * upgrade: only code in this process can pass it, so no HTTP request reaches that answer.
  */
 export const SOCKET_UPGRADE = 'pushsyncSocketUpgrade'
+
+/** The environment key that marks a request as a socket's message run through the app (socket.ts). */
+export const SOCKET_MESSAGE = 'pushsyncSocketMessage'
 
 /** Paths that belong to the API whether or not a route answers them: Cognito's and pushsync's own. */
 function isApiPath(path: string): boolean {

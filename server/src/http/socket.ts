@@ -23,7 +23,7 @@ import type { Duplex } from 'node:stream'
 import { type RawData, type WebSocket, WebSocketServer } from 'ws'
 import type { SseHub } from '../push/sse-hub.js'
 import type { SyncStore } from '../store/contract.js'
-import { SOCKET_UPGRADE } from './app.js'
+import { SOCKET_MESSAGE, SOCKET_UPGRADE } from './app.js'
 import {
   eventData,
   MAX_UNSENT_EVENT_BYTES,
@@ -362,6 +362,7 @@ async function run(context: SocketContext, url: URL, message: SocketMessage): Pr
       headers,
       ...(withBody ? { body: message.body === undefined ? '' : JSON.stringify(message.body) } : {}),
     }),
+    { [SOCKET_MESSAGE]: true },
   )
   const text = await response.text()
   return answerText(message.id, response.status, text, response.headers.get('retry-after') ?? undefined)

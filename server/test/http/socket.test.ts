@@ -205,6 +205,33 @@ describe('messages', () => {
     socket.ws.close()
   })
 
+  it('answers a path that is no operation at once, the event stream’s included, and holds nothing for it', async () => {
+    const metered = await start({ metrics: { processMetrics: false } })
+    const channels = async () => {
+      const gauge = metered.server.metrics?.registry.getSingleMetric('pushsync_sse_streams')
+      return (await gauge?.get())?.values[0]?.value ?? -1
+    }
+    try {
+      const who = await signInAsGuest(metered.url, POOL)
+      const socket = await openSocket(who)
+      expect(await channels()).toBe(1)
+      for (const [path, type] of [
+        [`${identityPath(who)}/events`, 'InvalidParameterException'],
+        [`${identityPath(who)}/socket`, 'InvalidParameterException'],
+        [`${identityPath(who)}/nothing`, 'UnknownOperationException'],
+      ] as const) {
+        const answer = await call(socket, 'GET', path)
+        expect(answer.status, path).toBe(400)
+        expect(JSON.parse(answer.body).__type, path).toBe(type)
+      }
+      // The socket is still the only live channel: no event stream was opened inside it.
+      expect(await channels()).toBe(1)
+      socket.ws.close()
+    } finally {
+      await metered.server.close()
+    }
+  })
+
   it('answers 429 past MAX_IN_FLIGHT operations at once', async () => {
     const who = await signInAsGuest(running.url, POOL)
     const socket = await openSocket(who)
