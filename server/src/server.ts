@@ -364,7 +364,7 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   // The WebSocket channel (`.../socket`): its operations go through the same checks as the app's
   // requests, the identity's own ones directly, anything else through the app itself.
   const sockets = createSocketServer({
-    fetch: (request, env) => app.fetch(request, env),
+    fetch: nodeFetch,
     run: createSocketRunner(appDependencies),
     hub: events,
     store,
